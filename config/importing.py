@@ -140,3 +140,7 @@ class ImportCommand(BaseCommand):
             raise CommandError(exc.message) from exc
         for line in summary.lines():
             self.stdout.write(line)
+        if summary.rejections:
+            # The accepted rows are committed; the exit status still tells scripts that
+            # part of the file was refused.
+            raise CommandError(f"{len(summary.rejections)} item(s) rejected; see above.")

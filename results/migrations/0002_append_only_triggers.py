@@ -21,7 +21,8 @@ def install(apps, schema_editor):
                         USING ERRCODE = 'integrity_constraint_violation';
                 END;
                 $$ LANGUAGE plpgsql;
-                """
+                """,
+                params=None,  # the body's % is PL/pgSQL's placeholder, not the driver's
             )
             schema_editor.execute(
                 f"CREATE TRIGGER {table}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "

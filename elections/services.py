@@ -1,0 +1,292 @@
+"""The write path for elections, ballots, parties and candidacies.
+
+Every importer and admin action goes through these functions. Each ``upsert_*`` returns the
+object and an outcome (``created`` / ``updated`` / ``unchanged``) so importers can report, and
+re-running an import changes nothing. Ids are validated through ``elections.ids``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from typing import Any, Literal, TypeVar
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models
+
+from config.errors import ApplicationError
+from councils.models import Council, Ward
+
+from . import ids
+from .models import INDEPENDENT_PARTY_ID, Ballot, Candidacy, Election, Party, VotingSystem
+
+Outcome = Literal["created", "updated", "unchanged"]
+M = TypeVar("M", bound=models.Model)
+
+_PARTY_ID_LEGACY_PREFIX = "party:"
+# The same grammar as the ``party_id_format`` database constraint on Party: checked here so a
+# malformed id is refused with its field named instead of failing at save time.
+_PARTY_ID_RE = re.compile(r"^(PP[0-9]+|ynmp-party:[0-9]+|joint-party:[0-9]+(-[0-9]+)+)$")
+
+
+def normalise_party_id(raw: str | None, *, field: str = "party_id") -> str | None:
+    """Canonical party id, or None for "no party" (an independent).
+
+    Accepts ``PP52``, ``52``, Democracy Club's legacy ``party:52``, an Electoral Commission
+    register URL ending ``/PP52``, and the pseudo-ids ``ynmp-party:2`` / ``joint-party:53-119``.
+    Raises ``ApplicationError`` naming ``field`` for anything else.
+    """
+    if raw is None:
+        return None
+    value = raw.strip()
+    if not value:
+        return None
+    if "/" in value:
+        value = value.rstrip("/").rsplit("/", 1)[-1]
+    if value.startswith(_PARTY_ID_LEGACY_PREFIX):
+        value = "PP" + value[len(_PARTY_ID_LEGACY_PREFIX):]
+    elif value.isdigit():
+        value = "PP" + value
+    elif value.upper().startswith("PP") and value[2:].isdigit():
+        value = value.upper()
+    if not _PARTY_ID_RE.fullmatch(value):
+        raise ApplicationError(
+            f"{raw!r} is not a party id (expected PP52, party:52, ynmp-party:2 or joint-party:53-119)",
+            code="invalid_party_id", field=field,
+        )
+    return value
+
+
+def _save_changes(obj: M, values: dict[str, Any]) -> Outcome:
+    """Apply ``values`` to an existing object; save only if something differs."""
+    changed = [name for name, value in values.items() if getattr(obj, name) != value]
+    if not changed:
+        return "unchanged"
+    for name in changed:
+        setattr(obj, name, values[name])
+    _full_clean(obj)
+    obj.save(update_fields=changed)
+    return "updated"
+
+
+def _full_clean(obj: models.Model) -> None:
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        if field == NON_FIELD_ERRORS:
+            # A multi-field constraint (e.g. one ballot per ward and kind) names no one field.
+            raise ApplicationError(
+                f"{type(obj).__name__}: {' '.join(messages)}", code="invalid"
+            ) from exc
+        raise ApplicationError(
+            f"{type(obj).__name__} {field}: {' '.join(messages)}", code="invalid", field=field
+        ) from exc
+
+
+def _create(model: type[M], values: dict[str, Any]) -> M:
+    obj = model(**values)
+    _full_clean(obj)
+    obj.save()
+    return obj
+
+
+def upsert_party(
+    *, party_id: str, name: str, short_name: str | None = None, colour: str | None = None,
+    overwrite_name: bool = True,
+) -> tuple[Party, Outcome]:
+    """Create or update a party by its id. ``None`` leaves a field as it is.
+
+    ``overwrite_name=False`` keeps a name already stored (used by results files, whose party
+    labels vary from the register's).
+    """
+    normalised = normalise_party_id(party_id)
+    if normalised is None:
+        raise ApplicationError("a party needs an id", code="invalid_party_id", field="party_id")
+    party_id = normalised
+    if not name or not name.strip():
+        raise ApplicationError(f"party {party_id} has no name", code="invalid", field="name")
+    values: dict[str, Any] = {"name": name.strip()}
+    if short_name is not None:
+        values["short_name"] = short_name.strip()
+    if colour is not None:
+        values["colour"] = colour.strip().upper()
+    existing = Party.objects.filter(party_id=party_id).first()
+    if existing is None:
+        return _create(Party, {"party_id": party_id, **values}), "created"
+    if not overwrite_name:
+        values.pop("name")
+    return existing, _save_changes(existing, values)
+
+
+def get_independent_party() -> Party:
+    """Democracy Club's pseudo-party for independent candidates (created on first use)."""
+    party, _ = upsert_party(party_id=INDEPENDENT_PARTY_ID, name="Independent",
+                            short_name=None, colour=None, overwrite_name=False)
+    return party
+
+
+def upsert_election(
+    *, election_id: str, council: Council, title: str | None = None
+) -> tuple[Election, Outcome]:
+    """An organisation-level local election (``local.trafford.2024-05-02``)."""
+    parsed = ids.validate_local_election_id(election_id)
+    if parsed.organisation != council.slug:
+        raise ApplicationError(
+            f"election {election_id} names organisation {parsed.organisation!r}, "
+            f"but the council's slug is {council.slug!r}",
+            code="council_mismatch", field="election_id",
+        )
+    values: dict[str, Any] = {"date": parsed.date, "council": council}
+    if title:
+        values["title"] = title
+    existing = Election.objects.filter(election_id=election_id).first()
+    if existing is None:
+        # ``%-d`` is glibc-only; the day is formatted by hand so titles are the same everywhere.
+        values.setdefault(
+            "title", f"{council.name} local election {parsed.date.day} {parsed.date:%B %Y}"
+        )
+        return _create(Election, {"election_id": election_id, **values}), "created"
+    return existing, _save_changes(existing, values)
+
+
+def upsert_ballot(
+    *,
+    ballot_paper_id: str,
+    election: Election,
+    ward: Ward,
+    seats_contested: int,
+    voting_system: str | None = None,
+    cancelled: bool | None = None,
+    uncontested: bool | None = None,
+) -> tuple[Ballot, Outcome]:
+    """A ward's contest. The by-election flag comes from the id; the voting system defaults to
+    uk-election-ids' default for the council's nation (STV in Scotland and Northern Ireland)."""
+    parsed = ids.validate_ballot_id(ballot_paper_id)
+    if parsed.election_id != election.election_id:
+        raise ApplicationError(
+            f"ballot {ballot_paper_id} does not belong to election {election.election_id}",
+            code="election_mismatch", field="ballot_paper_id",
+        )
+    if ward.boundary_set.council_id != election.council_id:
+        raise ApplicationError(
+            f"ward {ward.name} is not a ward of {election.council.name}",
+            code="council_mismatch", field="ward",
+        )
+    if seats_contested < 1:
+        raise ApplicationError(
+            f"seats contested must be at least 1, not {seats_contested}",
+            code="invalid", field="seats_contested",
+        )
+    if voting_system is None:
+        voting_system = ids.default_voting_system(
+            election.election_id, election.council.nation
+        )
+    if voting_system not in VotingSystem.values:
+        raise ApplicationError(
+            f"voting system {voting_system!r} is not one of {', '.join(VotingSystem.values)}",
+            code="invalid", field="voting_system",
+        )
+    values: dict[str, Any] = {
+        "election": election,
+        "ward": ward,
+        "seats_contested": seats_contested,
+        "voting_system": voting_system,
+        "by_election": parsed.by_election,
+    }
+    if cancelled is not None:
+        values["cancelled"] = cancelled
+    if uncontested is not None:
+        values["uncontested"] = uncontested
+    existing = Ballot.objects.filter(ballot_paper_id=ballot_paper_id).first()
+    if existing is None:
+        return _create(Ballot, {"ballot_paper_id": ballot_paper_id, **values}), "created"
+    return existing, _save_changes(existing, values)
+
+
+def upsert_candidacy(
+    *,
+    ballot: Ballot,
+    person_name: str,
+    party: Party,
+    person_id: str = "",
+    description: str | None = None,
+) -> tuple[Candidacy, Outcome]:
+    """A candidacy on a ballot, matched by Democracy Club person id when both sides have one,
+    otherwise by name and party.
+
+    A stored candidacy carrying a different person id is never taken over by a name match:
+    two people of the same name are two candidacies (and the database refuses the second if
+    they also share the party).
+    """
+    person_name = " ".join(person_name.split())
+    if not person_name:
+        raise ApplicationError("a candidate has no name", code="invalid", field="person_name")
+    person_id = (person_id or "").strip()
+    existing = None
+    if person_id:
+        existing = Candidacy.objects.filter(ballot=ballot, person_id=person_id).first()
+    if existing is None:
+        by_name = Candidacy.objects.filter(
+            ballot=ballot, person_name__iexact=person_name, party=party
+        )
+        if person_id:
+            by_name = by_name.filter(person_id__in=["", person_id])
+        existing = by_name.first()
+    values: dict[str, Any] = {"person_name": person_name, "party": party}
+    if person_id:
+        values["person_id"] = person_id
+    if description is not None:
+        values["description"] = description.strip()
+    if existing is None:
+        return _create(Candidacy, {"ballot": ballot, **values}), "created"
+    if existing.person_name.lower() == person_name.lower():
+        values["person_name"] = existing.person_name  # case differences between sources
+    return existing, _save_changes(existing, values)
+
+
+def prune_candidacies(*, ballot: Ballot, keep: Iterable[Candidacy]) -> int:
+    """Delete the ballot's candidacies that are not in ``keep``; return how many went.
+
+    Used by importers whose source lists every candidate of a ballot (a candidate withdrawn
+    before nominations closed disappears from Democracy Club's list). A candidacy that
+    already has figures recorded against it is protected by the results tables: that
+    raises ``ApplicationError`` and nothing is deleted.
+    """
+    stale = Candidacy.objects.filter(ballot=ballot).exclude(pk__in=[c.pk for c in keep])
+    names = sorted(c.person_name for c in stale)
+    if not names:
+        return 0
+    try:
+        stale.delete()
+    except models.ProtectedError as exc:
+        raise ApplicationError(
+            f"ballot {ballot.ballot_paper_id}: {', '.join(names)} no longer stand(s), but "
+            "results are recorded for them; correct the result before removing a candidate",
+            code="candidacy_has_results", field="candidacies",
+        ) from exc
+    return len(names)
+
+
+def record_ward_seats(*, ward: Ward, seats: int) -> Outcome:
+    """Record how many councillors a ward elects (learnt from an all-out election), and keep
+    the council's total in step with its current wards."""
+    if ward.seats == seats:
+        return "unchanged"
+    ward.seats = seats
+    ward.save(update_fields=["seats"])
+    council = ward.boundary_set.council
+    if ward.boundary_set.valid_to is None:
+        total = (
+            Ward.objects.filter(boundary_set=ward.boundary_set).aggregate(n=models.Sum("seats"))["n"]
+            or 0
+        )
+        if council.total_seats != total:
+            council.total_seats = total
+            council.save(update_fields=["total_seats"])
+    return "updated"
+
+
+def election_date_of(election_id: str) -> dt.date:
+    return ids.validate_local_election_id(election_id).date
