@@ -157,6 +157,9 @@ class StvStage(models.Model):
             models.CheckConstraint(condition=Q(number__gte=1), name="stvstage_number_positive"),
         ]
 
+    def __str__(self) -> str:
+        return f"Stage {self.number}"
+
 
 class StvStageVote(models.Model):
     stage = models.ForeignKey(StvStage, on_delete=models.CASCADE, related_name="votes")
@@ -170,6 +173,9 @@ class StvStageVote(models.Model):
             models.UniqueConstraint(fields=["stage", "candidacy"], name="stvstagevote_unique"),
             models.CheckConstraint(condition=Q(total__gte=0), name="stvstagevote_total_nonneg"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.transfer:+} → {self.total}"
 
 
 class Submission(models.Model):
