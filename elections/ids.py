@@ -46,8 +46,10 @@ def slugify(value: str) -> str:
 
 
 def _builder(value: str, field: str) -> IdBuilder:
-    if not isinstance(value, str) or not value:
-        raise InvalidElectionId(str(value), "it is empty", field=field)
+    if not isinstance(value, str):
+        raise InvalidElectionId(repr(value), "it is not text", field=field)
+    if not value:
+        raise InvalidElectionId(value, "it is empty", field=field)
     if not _validate(value):
         raise InvalidElectionId(value, "it does not follow the id grammar", field=field)
     try:
@@ -68,11 +70,20 @@ def parse_id(value: str, *, field: str = "election_id") -> ParsedId:
     )
 
 
+def _require_canonical(value: str, canonical: str, field: str) -> None:
+    # uk-election-ids parses some non-canonical spellings (an unpadded date such as
+    # 2026-5-7, "by" in an organisation-level id); stored as given they would never match
+    # the ids other sources use, so only the canonical spelling is accepted.
+    if value != canonical:
+        raise InvalidElectionId(value, f"its canonical form is {canonical}", field=field)
+
+
 def validate_local_election_id(value: str, *, field: str = "election_id") -> ParsedId:
     """An organisation-level local election id, e.g. ``local.trafford.2024-05-02``."""
     parsed = parse_id(value, field=field)
     if parsed.election_type != "local" or not parsed.organisation or parsed.division:
         raise InvalidElectionId(value, "expected local.<council>.<date>", field=field)
+    _require_canonical(value, build_election_id(parsed.organisation, parsed.date), field)
     return parsed
 
 
@@ -81,10 +92,17 @@ def validate_ballot_id(value: str, *, field: str = "ballot_paper_id") -> ParsedI
     parsed = parse_id(value, field=field)
     if parsed.election_type != "local" or not parsed.organisation or not parsed.division:
         raise InvalidElectionId(value, "expected local.<council>.<ward>[.by].<date>", field=field)
+    _require_canonical(
+        value,
+        build_ballot_id(parsed.organisation, parsed.division, parsed.date, by_election=parsed.by_election),
+        field,
+    )
     return parsed
 
 
 def _as_builder(organisation: str, date: dt.date | str) -> IdBuilder:
+    if not organisation:
+        raise InvalidElectionId(f"local..{date}", "the organisation is empty")
     try:
         return IdBuilder("local", date).with_organisation(organisation)
     except ValueError as exc:
@@ -92,7 +110,10 @@ def _as_builder(organisation: str, date: dt.date | str) -> IdBuilder:
 
 
 def build_election_id(organisation: str, date: dt.date | str) -> str:
-    return _as_builder(organisation, date).organisation_group_id
+    try:
+        return _as_builder(organisation, date).organisation_group_id
+    except ValueError as exc:
+        raise InvalidElectionId(f"local.{organisation}.{date}", str(exc)) from exc
 
 
 def build_ballot_id(

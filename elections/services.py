@@ -28,6 +28,7 @@ _PARTY_ID_LEGACY_PREFIX = "party:"
 # The same grammar as the ``party_id_format`` database constraint on Party: checked here so a
 # malformed id is refused with its field named instead of failing at save time.
 _PARTY_ID_RE = re.compile(r"^(PP[0-9]+|ynmp-party:[0-9]+|joint-party:[0-9]+(-[0-9]+)+)$")
+_COLOUR_RE = re.compile(r"#[0-9A-F]{6}")
 
 
 def normalise_party_id(raw: str | None, *, field: str = "party_id") -> str | None:
@@ -92,6 +93,13 @@ def _create(model: type[M], values: dict[str, Any]) -> M:
     return obj
 
 
+def canonical_ballot_id(parsed: ids.ParsedId) -> str:
+    """The ballot id as uk-election-ids builds it from its parts."""
+    return ids.build_ballot_id(
+        parsed.organisation or "", parsed.division or "", parsed.date, by_election=parsed.by_election
+    )
+
+
 def upsert_party(
     *, party_id: str, name: str, short_name: str | None = None, colour: str | None = None,
     overwrite_name: bool = True,
@@ -111,7 +119,15 @@ def upsert_party(
     if short_name is not None:
         values["short_name"] = short_name.strip()
     if colour is not None:
-        values["colour"] = colour.strip().upper()
+        colour = colour.strip().upper()
+        # Checked here as well as by the party_colour_format constraint, whose violation
+        # would not name the field.
+        if colour and not _COLOUR_RE.fullmatch(colour):
+            raise ApplicationError(
+                f"party {party_id}: {colour!r} is not a colour (expected #RRGGBB)",
+                code="invalid", field="colour",
+            )
+        values["colour"] = colour
     existing = Party.objects.filter(party_id=party_id).first()
     if existing is None:
         return _create(Party, {"party_id": party_id, **values}), "created"
@@ -187,6 +203,18 @@ def upsert_ballot(
         raise ApplicationError(
             f"voting system {voting_system!r} is not one of {', '.join(VotingSystem.values)}",
             code="invalid", field="voting_system",
+        )
+    clash = (
+        Ballot.objects.filter(election=election, ward=ward, by_election=parsed.by_election)
+        .exclude(ballot_paper_id=ballot_paper_id)
+        .first()
+    )
+    if clash is not None:
+        # Two ids for one ward usually mean a GSS code pointing at the wrong ward.
+        raise ApplicationError(
+            f"ward {ward.name} already has the {'by-election ' if parsed.by_election else ''}"
+            f"ballot {clash.ballot_paper_id} in {election.election_id}",
+            code="duplicate_ballot", field="ward",
         )
     values: dict[str, Any] = {
         "election": election,
