@@ -13,3 +13,4 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 TEMPLATES[0]["OPTIONS"]["string_if_invalid"] = "INVALID_TEMPLATE_VARIABLE[%s]"
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "10000/minute", "user": "10000/minute"}
 LEAFLET_CONFIG = {**LEAFLET_CONFIG, "TILES": []}  # noqa: F405
+WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests

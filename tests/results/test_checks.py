@@ -19,8 +19,9 @@ NAMES = {1: "Ann Able", 2: "Ben Baker", 3: "Cat Cole", 4: "Dev Dunn"}
 
 
 def spec(seats: int = 1, system: str = "FPTP", uncontested: bool = False, names=None) -> BallotSpec:
-    return BallotSpec(seats=seats, voting_system=system, candidacy_names=names or NAMES,
-                      uncontested=uncontested)
+    return BallotSpec(
+        seats=seats, voting_system=system, candidacy_names=names or NAMES, uncontested=uncontested
+    )
 
 
 def figs(votes: dict[int, int | None], **kw) -> ResultFigures:
@@ -28,8 +29,9 @@ def figs(votes: dict[int, int | None], **kw) -> ResultFigures:
     elected = kw.pop("elected", None)
     return ResultFigures(
         candidates=tuple(
-            CandidateFigures(cid, v, won_by_lot=cid in lot,
-                             elected=None if elected is None else cid in elected)
+            CandidateFigures(
+                cid, v, won_by_lot=cid in lot, elected=None if elected is None else cid in elected
+            )
             for cid, v in votes.items()
         ),
         **kw,
@@ -41,16 +43,19 @@ def codes(report) -> set[str]:
 
 
 def test_clean_single_seat_result_elects_the_top_candidate():
-    report = check_figures(spec(), figs({1: 500, 2: 300, 3: 150, 4: 50}, ballot_papers_counted=1010,
-                                        rejected_total=10, electorate=4000))
+    report = check_figures(
+        spec(),
+        figs({1: 500, 2: 300, 3: 150, 4: 50}, ballot_papers_counted=1010, rejected_total=10, electorate=4000),
+    )
     assert report.errors == [] and report.warnings == []
     assert report.elected == {1}
 
 
 def test_highworth_more_votes_than_papers_is_refused():
     # Highworth published 41,939 votes from 2,477 ballot papers.
-    report = check_figures(spec(seats=3), figs({1: 41939, 2: 900, 3: 800, 4: 700},
-                                               ballot_papers_counted=2477))
+    report = check_figures(
+        spec(seats=3), figs({1: 41939, 2: 900, 3: 800, 4: 700}, ballot_papers_counted=2477)
+    )
     assert {"votes_exceed_papers", "votes_exceed_limit"} <= codes(report)
     problem = next(p for p in report.errors if p.code == "votes_exceed_papers")
     assert problem.field == "votes_1"
@@ -59,15 +64,22 @@ def test_highworth_more_votes_than_papers_is_refused():
 
 def test_lost_votes_with_valid_papers_given_is_refused():
     # Putney/Plymouth: about 6,500 votes went missing between count and publication.
-    report = check_figures(spec(), figs({1: 9000, 2: 8000, 3: 1000, 4: 500},
-                                        ballot_papers_counted=25100, valid_papers=25000,
-                                        rejected_total=100))
+    report = check_figures(
+        spec(),
+        figs(
+            {1: 9000, 2: 8000, 3: 1000, 4: 500},
+            ballot_papers_counted=25100,
+            valid_papers=25000,
+            rejected_total=100,
+        ),
+    )
     assert "votes_dont_add_up" in codes(report)
 
 
 def test_small_difference_from_counted_minus_rejected_is_a_warning():
-    report = check_figures(spec(), figs({1: 2000, 2: 1000, 3: 358, 4: 0},
-                                        ballot_papers_counted=3384, rejected_total=25))
+    report = check_figures(
+        spec(), figs({1: 2000, 2: 1000, 3: 358, 4: 0}, ballot_papers_counted=3384, rejected_total=25)
+    )
     assert report.errors == []
     assert [w.code for w in report.warnings] == ["votes_dont_add_up"]
 
@@ -75,9 +87,15 @@ def test_small_difference_from_counted_minus_rejected_is_a_warning():
 def test_missing_unknown_and_duplicate_candidates_are_refused():
     report = check_figures(spec(), figs({1: 10, 2: 5, 9: 3}))
     assert codes(report) == {"unknown_candidate", "missing_candidate"}
-    dup = ResultFigures(candidates=(CandidateFigures(1, 1), CandidateFigures(1, 1),
-                                    CandidateFigures(2, 1), CandidateFigures(3, 1),
-                                    CandidateFigures(4, 1)))
+    dup = ResultFigures(
+        candidates=(
+            CandidateFigures(1, 1),
+            CandidateFigures(1, 1),
+            CandidateFigures(2, 1),
+            CandidateFigures(3, 1),
+            CandidateFigures(4, 1),
+        )
+    )
     assert codes(check_figures(spec(), dup)) == {"duplicate_candidate"}
 
 
@@ -87,8 +105,10 @@ def test_negative_figures_are_refused_naming_the_field():
 
 
 def test_valid_plus_rejected_must_equal_counted():
-    report = check_figures(spec(), figs({1: 60, 2: 40, 3: 0, 4: 0}, ballot_papers_counted=120,
-                                        valid_papers=100, rejected_total=10))
+    report = check_figures(
+        spec(),
+        figs({1: 60, 2: 40, 3: 0, 4: 0}, ballot_papers_counted=120, valid_papers=100, rejected_total=10),
+    )
     assert "papers_dont_add_up" in codes(report)
 
 
@@ -96,15 +116,18 @@ def test_counted_beyond_electorate_is_refused_and_low_turnout_warned():
     assert "turnout_exceeds_electorate" in codes(
         check_figures(spec(), figs({1: 60, 2: 40, 3: 0, 4: 0}, ballot_papers_counted=100, electorate=90))
     )
-    report = check_figures(spec(), figs({1: 60, 2: 40, 3: 0, 4: 0}, ballot_papers_counted=100,
-                                        electorate=5000))
+    report = check_figures(
+        spec(), figs({1: 60, 2: 40, 3: 0, 4: 0}, ballot_papers_counted=100, electorate=5000)
+    )
     assert [w.code for w in report.warnings] == ["low_turnout"]
 
 
 def test_rejected_headings_must_match_total():
     headings = {"official_mark": 1, "multiple_vote": 2, "identification": 0, "in_part": 0, "unmarked": 3}
-    report = check_figures(spec(), figs({1: 60, 2: 40, 3: 0, 4: 0}, ballot_papers_counted=107,
-                                        rejected_total=9, rejected=headings))
+    report = check_figures(
+        spec(),
+        figs({1: 60, 2: 40, 3: 0, 4: 0}, ballot_papers_counted=107, rejected_total=9, rejected=headings),
+    )
     assert "rejected_sum" in codes(report)
 
 
@@ -144,8 +167,10 @@ def test_stv_quota_and_stage_conservation():
     bad_quota = figs(first, stv_quota=33, stv_valid_poll=100, stv_stages=(stage2,))
     assert "quota" in codes(check_figures(spec(seats=2, system="STV", names=names), bad_quota))
     inflated = StvStageFigures(number=2, totals={1: Decimal(34), 2: Decimal(52), 3: Decimal(24)})
-    report = check_figures(spec(seats=2, system="STV", names=names),
-                           figs(first, stv_quota=34, stv_valid_poll=100, stv_stages=(inflated,)))
+    report = check_figures(
+        spec(seats=2, system="STV", names=names),
+        figs(first, stv_quota=34, stv_valid_poll=100, stv_stages=(inflated,)),
+    )
     assert "stage_not_conserved" in codes(report)
 
 
@@ -209,7 +234,8 @@ def test_total_votes_never_exceed_seats_times_valid_papers(votes, seats, extra, 
     valid = max(votes) + extra
     figures = ResultFigures(
         candidates=tuple(CandidateFigures(i + 1, v) for i, v in enumerate(votes)),
-        ballot_papers_counted=valid + rejected, rejected_total=rejected,
+        ballot_papers_counted=valid + rejected,
+        rejected_total=rejected,
     )
     report = check_figures(BallotSpec(seats=seats, voting_system="FPTP", candidacy_names=names), figures)
     refused = "votes_exceed_limit" in codes(report)
@@ -220,8 +246,15 @@ def test_total_votes_never_exceed_seats_times_valid_papers(votes, seats, extra, 
     ("stages", "quota", "seats", "expected"),
     [
         # Reaching the quota elects; the last continuing candidate fills the last seat.
-        ([{1: Decimal(730), 2: Decimal(314), 3: Decimal(288)},
-          {1: Decimal(601), 2: Decimal(584), 3: Decimal(0)}], 601, 2, {1, 2}),
+        (
+            [
+                {1: Decimal(730), 2: Decimal(314), 3: Decimal(288)},
+                {1: Decimal(601), 2: Decimal(584), 3: Decimal(0)},
+            ],
+            601,
+            2,
+            {1, 2},
+        ),
         ([{1: Decimal(10), 2: Decimal(9), 3: Decimal(8)}], 10, 1, {1}),
     ],
 )

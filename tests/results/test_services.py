@@ -18,23 +18,42 @@ from results.services import set_count_state, submit_result
 SQUARE = {"type": "MultiPolygon", "coordinates": [[[[0, 0], [0, 1], [1, 1], [1, 0], [0, 0]]]]}
 
 
-def make_ballot(*, seats: int = 1, names=("Ann Able", "Ben Baker", "Cat Cole"), system="FPTP",
-                slug="testshire") -> Ballot:
+def make_ballot(
+    *, seats: int = 1, names=("Ann Able", "Ben Baker", "Cat Cole"), system="FPTP", slug="testshire"
+) -> Ballot:
     council, _ = Council.objects.get_or_create(
-        slug=slug, defaults={"name": slug.title(), "gss": "E07000999", "nation": "ENG",
-                             "council_type": "NMD"})
+        slug=slug, defaults={"name": slug.title(), "gss": "E07000999", "nation": "ENG", "council_type": "NMD"}
+    )
     bset, _ = BoundarySet.objects.get_or_create(council=council, valid_from=dt.date(2023, 5, 1))
     ward, _ = Ward.objects.get_or_create(
-        boundary_set=bset, slug="north", defaults=dict(
-            name="North", gss="E05099999", seats=seats, geometry=SQUARE, geometry_national=SQUARE,
-            geometry_council=SQUARE, label_lon=0.5, label_lat=0.5, bbox_west=0, bbox_south=0,
-            bbox_east=1, bbox_north=1))
+        boundary_set=bset,
+        slug="north",
+        defaults={
+            "name": "North",
+            "gss": "E05099999",
+            "seats": seats,
+            "geometry": SQUARE,
+            "geometry_national": SQUARE,
+            "geometry_council": SQUARE,
+            "label_lon": 0.5,
+            "label_lat": 0.5,
+            "bbox_west": 0,
+            "bbox_south": 0,
+            "bbox_east": 1,
+            "bbox_north": 1,
+        },
+    )
     election, _ = Election.objects.get_or_create(
         election_id=f"local.{slug}.2026-05-07",
-        defaults={"date": dt.date(2026, 5, 7), "council": council, "title": "Test"})
+        defaults={"date": dt.date(2026, 5, 7), "council": council, "title": "Test"},
+    )
     ballot = Ballot.objects.create(
-        ballot_paper_id=f"local.{slug}.north.2026-05-07", election=election, ward=ward,
-        seats_contested=seats, voting_system=system)
+        ballot_paper_id=f"local.{slug}.north.2026-05-07",
+        election=election,
+        ward=ward,
+        seats_contested=seats,
+        voting_system=system,
+    )
     for i, name in enumerate(names):
         party, _ = Party.objects.get_or_create(party_id=f"PP{i + 1}", defaults={"name": f"Party {i + 1}"})
         Candidacy.objects.create(ballot=ballot, person_name=name, party=party)
@@ -61,8 +80,9 @@ def ballot(db):
 
 
 def keyed(ballot, figures, user, **kw):
-    return submit_result(ballot=ballot, figures=figures, source="Count sheet", channel="form",
-                         submitted_by=user, **kw)
+    return submit_result(
+        ballot=ballot, figures=figures, source="Count sheet", channel="form", submitted_by=user, **kw
+    )
 
 
 def test_first_keying_is_provisional_with_its_event(ballot, users):
@@ -96,12 +116,16 @@ def test_differing_keying_disputes_and_keeps_the_first_figures(ballot, users):
     keyed(ballot, figures_for(ballot, [700, 900, 400]), users[1])  # Nelson: transposed
     result = Result.objects.get(ballot=ballot)
     assert result.status == ResultStatus.DISPUTED
-    assert list(result.candidate_results.order_by("candidacy__person_name").values_list("votes", flat=True)) == [
-        900, 700, 400]
+    assert list(
+        result.candidate_results.order_by("candidacy__person_name").values_list("votes", flat=True)
+    ) == [900, 700, 400]
     event = result.events.get(kind=EventKind.DISPUTED)
     assert {c["field"] for c in event.payload["changes"]} >= {
-        f"votes_{cid}" for cid in ballot.candidacies.filter(person_name__in=["Ann Able", "Ben Baker"])
-        .values_list("id", flat=True)}
+        f"votes_{cid}"
+        for cid in ballot.candidacies.filter(person_name__in=["Ann Able", "Ben Baker"]).values_list(
+            "id", flat=True
+        )
+    }
 
 
 def test_same_person_rekeying_replaces_their_provisional_figures(ballot, users):
@@ -120,7 +144,8 @@ def test_stale_version_is_a_conflict_carrying_both_figures(ballot, users):
     body = exc.value.as_dict()
     assert body["code"] == "version_conflict" and body["current_version"] == 2
     assert [c["votes"] for c in body["current_figures"]["candidates"]] != [
-        c["votes"] for c in body["your_figures"]["candidates"]]
+        c["votes"] for c in body["your_figures"]["candidates"]
+    ]
     assert Submission.objects.filter(ballot=ballot).count() == 2
 
 
@@ -148,15 +173,16 @@ def test_warnings_need_confirmation(ballot, users):
 
 def test_official_import_is_verified_and_reimport_is_unchanged(ballot):
     figures = figures_for(ballot, [900, 700, 400])
-    kw = dict(ballot=ballot, source="results.csv", channel="import", official=True)
+    kw = {"ballot": ballot, "source": "results.csv", "channel": "import", "official": True}
     assert submit_result(figures=figures, **kw).result.status == ResultStatus.VERIFIED
     assert submit_result(figures=figures, **kw).outcome == "unchanged"
     assert Submission.objects.count() == 1
     with pytest.raises(ApplicationError) as exc:
         submit_result(figures=figures_for(ballot, [901, 700, 400]), **kw)
     assert exc.value.field == "correction_reason"
-    outcome = submit_result(figures=figures_for(ballot, [901, 700, 400]),
-                            correction_reason="official_correction", **kw)
+    outcome = submit_result(
+        figures=figures_for(ballot, [901, 700, 400]), correction_reason="official_correction", **kw
+    )
     assert outcome.result.version == 2
     assert outcome.result.events.last().kind == EventKind.CORRECTED
 
@@ -183,15 +209,22 @@ def test_stv_stages_are_stored(db):
     first = dict(zip(ids, [50, 30, 20], strict=True))
     figures = ResultFigures(
         candidates=tuple(CandidateFigures(c, v) for c, v in first.items()),
-        stv_quota=34, stv_valid_poll=100,
-        stv_stages=(StvStageFigures(2, dict(zip(ids, [Decimal(34), Decimal(42), Decimal(24)], strict=True))),),
+        stv_quota=34,
+        stv_valid_poll=100,
+        stv_stages=(
+            StvStageFigures(2, dict(zip(ids, [Decimal(34), Decimal(42), Decimal(24)], strict=True))),
+        ),
     )
-    result = submit_result(ballot=ballot, figures=figures, source="sheet", channel="import", official=True).result
+    result = submit_result(
+        ballot=ballot, figures=figures, source="sheet", channel="import", official=True
+    ).result
     count = result.stv_count
     assert (count.quota, count.valid_poll, count.stages.count()) == (34, 100, 2)
     stage2 = count.stages.get(number=2)
     assert stage2.votes.get(candidacy_id=ids[0]).transfer == Decimal(-16)
-    assert set(result.candidate_results.filter(elected=True).values_list("candidacy_id", flat=True)) == set(ids[:2])
+    assert set(result.candidate_results.filter(elected=True).values_list("candidacy_id", flat=True)) == set(
+        ids[:2]
+    )
 
 
 @pytest.mark.parametrize("table", ["results_submission", "results_resultevent"])
@@ -201,3 +234,11 @@ def test_submissions_and_events_are_append_only_in_the_database(ballot, users, t
         with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic(), connection.cursor() as cur:
             cur.execute(sql)
     assert Submission.objects.count() == 1 and ResultEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_append_only_holds_in_transactional_tests_too(ballot, users):
+    keyed(ballot, figures_for(ballot, [900, 700, 400]), users[0])
+    with pytest.raises((IntegrityError, DatabaseError)):
+        Submission.objects.all().delete()
+    assert Submission.objects.count() == 1
