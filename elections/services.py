@@ -262,16 +262,60 @@ def upsert_candidacy(
         if person_id:
             by_name = by_name.filter(person_id__in=["", person_id])
         existing = by_name.first()
+    variant = False
+    if existing is None:
+        existing = _spelling_variant(ballot, person_name, party, person_id)
+        variant = existing is not None
     values: dict[str, Any] = {"person_name": person_name, "party": party}
     if person_id:
         values["person_id"] = person_id
-    if description is not None:
+    if description is not None and (existing is None or not existing.description):
+        # The first description stored stays: sources word the same ballot-paper line
+        # differently ("The Conservative Party Candidate" / "Conservative Party Candidate"),
+        # and letting each overwrite the other would make every re-import a change.
         values["description"] = description.strip()
     if existing is None:
         return _create(Candidacy, {"ballot": ballot, **values}), "created"
-    if existing.person_name.lower() == person_name.lower():
-        values["person_name"] = existing.person_name  # case differences between sources
+    if variant or existing.person_name.casefold() == person_name.casefold():
+        # Case and spelling differences between sources: the first spelling stored wins.
+        values["person_name"] = existing.person_name
     return existing, _save_changes(existing, values)
+
+
+def _name_key(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance (small strings: names)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+# Names this close are one person spelt two ways ("Aiden"/"Aidan"); relatives standing
+# together differ by far more ("John Richard Reilly"/"June Irene Reilly").
+_SPELLING_VARIANT_MAX_EDITS = 2
+
+
+def _spelling_variant(ballot: Ballot, person_name: str, party: Party, person_id: str) -> Candidacy | None:
+    """The one candidacy on the ballot for the same party, with the same surname and a name
+    at most two letters different, when there is exactly one: sources spell forenames
+    differently (Trafford's "Aiden" is Democracy Club's "Aidan"). Never across different
+    person ids."""
+    key = _name_key(person_name)
+    surname = key.rsplit(" ", 1)[-1]
+    matches = [
+        c for c in Candidacy.objects.filter(ballot=ballot, party=party)
+        if _name_key(c.person_name).rsplit(" ", 1)[-1] == surname
+        and _edit_distance(_name_key(c.person_name), key) <= _SPELLING_VARIANT_MAX_EDITS
+        and (not person_id or c.person_id in ("", person_id))
+    ]
+    return matches[0] if len(matches) == 1 else None
 
 
 def prune_candidacies(*, ballot: Ballot, keep: Iterable[Candidacy]) -> int:

@@ -124,6 +124,9 @@ def _check_uncontested(spec: BallotSpec, figures: ResultFigures, report: CheckRe
         if c.votes is not None:
             report.error("uncontested_votes", candidate_field(c.candidacy_id),
                          "An uncontested ballot has no votes: candidates are elected unopposed.")
+        if c.elected is False:
+            report.error("winners_disagree", "elected",
+                         f"{spec.candidacy_names[c.candidacy_id]} stood unopposed and is elected.")
     report.elected = {c.candidacy_id for c in figures.candidates}
 
 

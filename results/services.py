@@ -125,11 +125,12 @@ def submit_result(
             f"{ballot.ballot_paper_id} was cancelled: it has no result.", code="ballot_cancelled",
             field="ballot",
         )
-    report = validate_figures(ballot=ballot, figures=figures, confirm_warnings=confirm_warnings)
     fingerprint = figures.fingerprint()
 
     with transaction.atomic():
         Ballot.objects.select_for_update().only("id").get(pk=ballot.pk)
+        # Checked under the lock, so the candidate list cannot change underneath.
+        report = validate_figures(ballot=ballot, figures=figures, confirm_warnings=confirm_warnings)
         result, _ = Result.objects.select_for_update().get_or_create(ballot=ballot)
         if client_token:
             # A concurrent retry may have committed while we waited for the lock.
@@ -314,7 +315,7 @@ def _apply_stv(result: Result, figures: ResultFigures) -> None:
     for stage in sorted(figures.stv_stages, key=lambda s: s.number):
         if stage.number == 1:
             continue
-        transfers = stage.transfers or {cid: stage.totals[cid] - previous[cid] for cid in stage.totals}
+        transfers = {cid: stage.transfers.get(cid, stage.totals[cid] - previous[cid]) for cid in stage.totals}
         nt = stage.non_transferable
         if nt is None:
             nt = Decimal(valid_poll) - sum(stage.totals.values())

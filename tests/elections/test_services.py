@@ -303,3 +303,22 @@ def test_record_ward_seats_keeps_the_council_total(trafford, trafford_wards, alt
     trafford.refresh_from_db()
     assert trafford.total_seats == 4
     assert record_ward_seats(ward=altrincham, seats=3) == "unchanged"
+
+
+def test_forename_spelling_variant_is_the_same_candidacy(ballot, labour):
+    first, created = upsert_candidacy(ballot=ballot, person_name="Aidan James Williams", party=labour,
+                                      person_id="123", description="")
+    again, outcome = upsert_candidacy(ballot=ballot, person_name="Aiden James WILLIAMS", party=labour,
+                                      description="Labour Party Candidate")
+    assert (created, again.pk, outcome) == ("created", first.pk, "updated")
+    again.refresh_from_db()
+    assert again.person_name == "Aidan James Williams"
+    assert again.description == "Labour Party Candidate"
+    # Another source's description, empty or worded differently, leaves it in place.
+    for other_wording in ("", "The Labour Party Candidate"):
+        _, outcome = upsert_candidacy(ballot=ballot, person_name="Aidan James Williams", party=labour,
+                                      person_id="123", description=other_wording)
+        assert outcome == "unchanged"
+    # Relatives standing together are different people.
+    other, created = upsert_candidacy(ballot=ballot, person_name="Anna Jane Williams", party=labour)
+    assert created == "created" and other.pk != first.pk

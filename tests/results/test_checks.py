@@ -260,3 +260,11 @@ def test_total_votes_never_exceed_seats_times_valid_papers(votes, seats, extra, 
 )
 def test_stv_winners_from_stages(stages, quota, seats, expected):
     assert derive_stv_winners(stages, quota, seats) == expected
+
+
+def test_unopposed_candidate_cannot_be_stated_as_not_elected():
+    names = {1: "Ann Able", 2: "Ben Baker"}
+    report = check_figures(
+        spec(seats=2, uncontested=True, names=names), figs({1: None, 2: None}, elected={1})
+    )
+    assert codes(report) == {"winners_disagree"}

@@ -242,3 +242,25 @@ def test_append_only_holds_in_transactional_tests_too(ballot, users):
     with pytest.raises((IntegrityError, DatabaseError)):
         Submission.objects.all().delete()
     assert Submission.objects.count() == 1
+
+
+def test_partly_given_stv_transfers_are_derived_not_zeroed(db):
+    ballot = make_ballot(seats=2, system="STV", names=("A", "B", "C"))
+    ids = list(ballot.candidacies.order_by("person_name").values_list("id", flat=True))
+    figures = ResultFigures(
+        candidates=tuple(CandidateFigures(c, v) for c, v in zip(ids, [50, 30, 20], strict=True)),
+        stv_quota=34,
+        stv_valid_poll=100,
+        stv_stages=(
+            StvStageFigures(
+                2,
+                dict(zip(ids, [Decimal(34), Decimal(42), Decimal(24)], strict=True)),
+                transfers={ids[0]: Decimal(-16)},
+            ),
+        ),
+    )
+    result = submit_result(
+        ballot=ballot, figures=figures, source="sheet", channel="import", official=True
+    ).result
+    stage2 = result.stv_count.stages.get(number=2)
+    assert stage2.votes.get(candidacy_id=ids[1]).transfer == Decimal(12)
