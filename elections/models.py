@@ -71,6 +71,11 @@ class Election(models.Model):
     date = models.DateField()
     council = models.ForeignKey(Council, on_delete=models.PROTECT, related_name="elections")
     title = models.CharField(max_length=255)
+    rehearsal = models.BooleanField(
+        default=False,
+        help_text="Generated or replayed for a rehearsal: marked everywhere it appears, wiped by "
+        "wipe_rehearsal, never mixed with real results.",
+    )
 
     class Meta:
         ordering = ["-date", "council__name"]
