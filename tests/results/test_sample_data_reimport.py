@@ -37,16 +37,21 @@ def test_candidates_then_results_reimport_unchanged(sample_data):
     results = sample_data / "results/trafford_lga_2023_onwards.csv"
     _run("import_candidates", candidates)
     _run("import_results", results)
-    stored = sorted(Candidacy.objects.values_list("pk", "person_name", "person_id", "party_id", "description"))
+    stored = sorted(
+        Candidacy.objects.values_list("pk", "person_name", "person_id", "party_id", "description")
+    )
     submissions = Submission.objects.count()
 
     assert _changed_rows(_run("import_candidates", candidates)) == []
     assert _changed_rows(_run("import_results", results)) == []
-    assert sorted(
-        Candidacy.objects.values_list("pk", "person_name", "person_id", "party_id", "description")
-    ) == stored
+    assert (
+        sorted(Candidacy.objects.values_list("pk", "person_name", "person_id", "party_id", "description"))
+        == stored
+    )
     assert Submission.objects.count() == submissions
     # The council's "Aiden" is Democracy Club's "Aidan": one candidacy, with its DC person id.
-    williams = Candidacy.objects.get(ballot__ballot_paper_id="local.trafford.bucklow-st-martins.2026-05-07",
-                                     person_name__iendswith="williams")
+    williams = Candidacy.objects.get(
+        ballot__ballot_paper_id="local.trafford.bucklow-st-martins.2026-05-07",
+        person_name__iendswith="williams",
+    )
     assert williams.person_id
