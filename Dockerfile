@@ -18,7 +18,7 @@ RUN pip install -r /tmp/requirements.txt
 
 COPY . .
 RUN useradd --system --uid 10001 --home-dir /app ukresults \
-    && mkdir -p /app/var \
+    && mkdir -p /app/var/snapshots \
     && chown -R ukresults /app/var
 
 USER ukresults

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -144,9 +145,15 @@ def get_independent_party() -> Party:
 
 
 def upsert_election(
-    *, election_id: str, council: Council, title: str | None = None
+    *, election_id: str, council: Council, title: str | None = None, rehearsal: bool = False
 ) -> tuple[Election, Outcome]:
-    """An organisation-level local election (``local.trafford.2024-05-02``)."""
+    """An organisation-level local election (``local.trafford.2024-05-02``).
+
+    ``rehearsal`` marks generated or replayed elections. It is fixed when the election is
+    created (a database trigger refuses changing it): asking for a rehearsal election where
+    a real one is stored, or the reverse, raises ``ApplicationError`` (code
+    ``rehearsal_mismatch``), so rehearsal and real results never mix.
+    """
     parsed = ids.validate_local_election_id(election_id)
     if parsed.organisation != council.slug:
         raise ApplicationError(
@@ -163,22 +170,20 @@ def upsert_election(
         values.setdefault(
             "title", f"{council.name} local election {parsed.date.day} {parsed.date:%B %Y}"
         )
-        return _create(Election, {"election_id": election_id, **values}), "created"
+        return _create(Election, {"election_id": election_id, "rehearsal": rehearsal, **values}), "created"
+    if existing.rehearsal != rehearsal:
+        raise ApplicationError(
+            f"{election_id} is stored as {'a rehearsal' if existing.rehearsal else 'a real election'}: "
+            f"{'real' if existing.rehearsal else 'rehearsal'} data cannot be added to it",
+            code="rehearsal_mismatch", field="rehearsal",
+        )
     return existing, _save_changes(existing, values)
 
 
-def upsert_ballot(
-    *,
-    ballot_paper_id: str,
-    election: Election,
-    ward: Ward,
-    seats_contested: int,
-    voting_system: str | None = None,
-    cancelled: bool | None = None,
-    uncontested: bool | None = None,
-) -> tuple[Ballot, Outcome]:
-    """A ward's contest. The by-election flag comes from the id; the voting system defaults to
-    uk-election-ids' default for the council's nation (STV in Scotland and Northern Ireland)."""
+def _ballot_values(
+    *, ballot_paper_id: str, election: Election, ward: Ward, seats_contested: int, voting_system: str | None
+) -> dict[str, Any]:
+    """The checked fields of a ballot (everything but the clash with another ballot)."""
     parsed = ids.validate_ballot_id(ballot_paper_id)
     if parsed.election_id != election.election_id:
         raise ApplicationError(
@@ -204,25 +209,47 @@ def upsert_ballot(
             f"voting system {voting_system!r} is not one of {', '.join(VotingSystem.values)}",
             code="invalid", field="voting_system",
         )
-    clash = (
-        Ballot.objects.filter(election=election, ward=ward, by_election=parsed.by_election)
-        .exclude(ballot_paper_id=ballot_paper_id)
-        .first()
-    )
-    if clash is not None:
-        # Two ids for one ward usually mean a GSS code pointing at the wrong ward.
-        raise ApplicationError(
-            f"ward {ward.name} already has the {'by-election ' if parsed.by_election else ''}"
-            f"ballot {clash.ballot_paper_id} in {election.election_id}",
-            code="duplicate_ballot", field="ward",
-        )
-    values: dict[str, Any] = {
+    return {
         "election": election,
         "ward": ward,
         "seats_contested": seats_contested,
         "voting_system": voting_system,
         "by_election": parsed.by_election,
     }
+
+
+def _duplicate_ballot(ward: Ward, by_election: bool, other_id: str, election: Election) -> ApplicationError:
+    # Two ids for one ward usually mean a GSS code pointing at the wrong ward.
+    return ApplicationError(
+        f"ward {ward.name} already has the {'by-election ' if by_election else ''}"
+        f"ballot {other_id} in {election.election_id}",
+        code="duplicate_ballot", field="ward",
+    )
+
+
+def upsert_ballot(
+    *,
+    ballot_paper_id: str,
+    election: Election,
+    ward: Ward,
+    seats_contested: int,
+    voting_system: str | None = None,
+    cancelled: bool | None = None,
+    uncontested: bool | None = None,
+) -> tuple[Ballot, Outcome]:
+    """A ward's contest. The by-election flag comes from the id; the voting system defaults to
+    uk-election-ids' default for the council's nation (STV in Scotland and Northern Ireland)."""
+    values = _ballot_values(
+        ballot_paper_id=ballot_paper_id, election=election, ward=ward,
+        seats_contested=seats_contested, voting_system=voting_system,
+    )
+    clash = (
+        Ballot.objects.filter(election=election, ward=ward, by_election=values["by_election"])
+        .exclude(ballot_paper_id=ballot_paper_id)
+        .first()
+    )
+    if clash is not None:
+        raise _duplicate_ballot(ward, values["by_election"], clash.ballot_paper_id, election)
     if cancelled is not None:
         values["cancelled"] = cancelled
     if uncontested is not None:
@@ -231,6 +258,55 @@ def upsert_ballot(
     if existing is None:
         return _create(Ballot, {"ballot_paper_id": ballot_paper_id, **values}), "created"
     return existing, _save_changes(existing, values)
+
+
+@dataclass(frozen=True)
+class NewBallot:
+    """A ballot for ``create_ballots``; fields as ``upsert_ballot`` takes them."""
+
+    ballot_paper_id: str
+    ward: Ward
+    seats_contested: int
+    voting_system: str | None = None
+    uncontested: bool = False
+
+
+def create_ballots(*, election: Election, ballots: Sequence[NewBallot]) -> list[Ballot]:
+    """New ballots of ``election``, each checked as ``upsert_ballot`` checks it, in one
+    statement; returns them in the order given.
+
+    For bulk loads (a generated rehearsal night). Raises ``ApplicationError`` naming the
+    field, and stores nothing, when any is invalid, when an id is already stored, or when a
+    ward would have two ordinary (or two by-election) ballots in the election.
+    """
+    rows: list[Ballot] = []
+    taken = {
+        (ward_id, by): ballot_id
+        for ward_id, by, ballot_id in Ballot.objects.filter(election=election).values_list(
+            "ward_id", "by_election", "ballot_paper_id"
+        )
+    }
+    stored = set(
+        Ballot.objects.filter(ballot_paper_id__in=[b.ballot_paper_id for b in ballots]).values_list(
+            "ballot_paper_id", flat=True
+        )
+    )
+    for new in ballots:
+        if new.ballot_paper_id in stored:
+            raise ApplicationError(
+                f"ballot {new.ballot_paper_id} is already stored", code="duplicate_ballot",
+                field="ballot_paper_id",
+            )
+        values = _ballot_values(
+            ballot_paper_id=new.ballot_paper_id, election=election, ward=new.ward,
+            seats_contested=new.seats_contested, voting_system=new.voting_system,
+        )
+        key = (new.ward.pk, values["by_election"])
+        if key in taken:
+            raise _duplicate_ballot(new.ward, values["by_election"], taken[key], election)
+        taken[key] = new.ballot_paper_id
+        rows.append(Ballot(ballot_paper_id=new.ballot_paper_id, uncontested=new.uncontested, **values))
+    return Ballot.objects.bulk_create(rows)
 
 
 def upsert_candidacy(
@@ -280,6 +356,37 @@ def upsert_candidacy(
         # Case and spelling differences between sources: the first spelling stored wins.
         values["person_name"] = existing.person_name
     return existing, _save_changes(existing, values)
+
+
+def create_candidacies(
+    *, ballot: Ballot, candidacies: Sequence[tuple[str, Party, str]]
+) -> list[Candidacy]:
+    """Every candidacy of a ballot that has none yet, as (person name, party, description),
+    in one statement; returns them in the order given.
+
+    For bulk loads of new ballots (a generated rehearsal night), where the matching that
+    ``upsert_candidacy`` does would find nothing at the cost of several queries each.
+    Raises ``ApplicationError`` naming the field for an empty name, the same name and party
+    twice, or a ballot that already has candidacies (use ``upsert_candidacy`` there).
+    """
+    if Candidacy.objects.filter(ballot=ballot).exists():
+        raise ApplicationError(
+            f"ballot {ballot.ballot_paper_id} already has candidacies: add them one by one",
+            code="candidacies_exist", field="candidacies",
+        )
+    rows, seen = [], set()
+    for person_name, party, description in candidacies:
+        name = " ".join(person_name.split())
+        if not name:
+            raise ApplicationError("a candidate has no name", code="invalid", field="person_name")
+        if (name.casefold(), party.pk) in seen:
+            raise ApplicationError(
+                f"{name} ({party.name}) is given twice on {ballot.ballot_paper_id}",
+                code="duplicate_candidacy", field="person_name",
+            )
+        seen.add((name.casefold(), party.pk))
+        rows.append(Candidacy(ballot=ballot, person_name=name, party=party, description=description.strip()))
+    return Candidacy.objects.bulk_create(rows)
 
 
 def _name_key(name: str) -> str:

@@ -6,6 +6,7 @@ and ``ResultEvent`` are append-only, enforced by database triggers (see migratio
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -101,7 +102,14 @@ class Result(models.Model):
                 name="result_published_not_ahead",
             ),
         ]
-        indexes = [models.Index(fields=["updated_at"], name="result_updated_idx")]
+        indexes = [
+            models.Index(fields=["updated_at"], name="result_updated_idx"),
+            # The reconciler's question every few seconds: what is behind its publication?
+            models.Index(
+                fields=["id"], condition=Q(published_version__lt=models.F("version")),
+                name="result_unpublished_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.ballot.ballot_paper_id} v{self.version} ({self.status})"
@@ -250,3 +258,156 @@ class ResultEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} v{self.version} of {self.result_id}"
+
+
+class PublicationDay(models.Model):
+    """Publication state of one polling day's live documents (docs/live-data.md).
+
+    Its row is locked (``select_for_update``) while a publisher builds the day's documents,
+    so publishers of one day run one at a time on every host and each build reads at least
+    what the previous one wrote. Written only by ``results.publication``.
+    """
+
+    date = models.DateField(unique=True)
+    seq = models.BigIntegerField(default=0, help_text="Highest ResultEvent id in the documents.")
+    stream_id = models.CharField(
+        max_length=40, blank=True, help_text="Id of the last live-stream event published for the day."
+    )
+    structure = models.CharField(
+        max_length=64, blank=True,
+        help_text="Fingerprint of the day's ballots at the last full build; empty = rebuild in full.",
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-date"]
+
+    def __str__(self) -> str:
+        return f"Live documents of {self.date.isoformat()}"
+
+
+class CouncilComposition(models.Model):
+    """The council's councillors by ward, as an administrator states them on a date.
+
+    The tallies' baseline when earlier results are not in the database: the seats not up at
+    a later election are taken from here, then from the elections stored after ``as_of``.
+    """
+
+    council = models.ForeignKey(
+        "councils.Council", on_delete=models.CASCADE, related_name="compositions"
+    )
+    as_of = models.DateField(
+        help_text="The composition after every election up to and including this date."
+    )
+    source = models.CharField(max_length=500, help_text="Where the composition comes from.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["council__name", "-as_of"]
+        constraints = [
+            models.UniqueConstraint(fields=["council", "as_of"], name="composition_unique_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.council.name} as of {self.as_of.isoformat()}"
+
+
+class CompositionSeat(models.Model):
+    """``seats`` councillors of one party in one ward, in a stated composition."""
+
+    composition = models.ForeignKey(CouncilComposition, on_delete=models.CASCADE, related_name="seats")
+    ward = models.ForeignKey("councils.Ward", on_delete=models.PROTECT, related_name="+")
+    party = models.ForeignKey("elections.Party", on_delete=models.PROTECT, related_name="+")
+    seats = models.PositiveSmallIntegerField(default=1)
+    elected_on = models.DateField(
+        null=True, blank=True,
+        help_text="When they were elected: the longest-serving seat is defended first. "
+        "Empty: before any stored election.",
+    )
+    councillors = models.CharField(max_length=500, blank=True, help_text="Names, for information.")
+
+    class Meta:
+        ordering = ["composition", "ward__name", "party__name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(seats__gte=1), name="compositionseat_has_seats"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ward.name}: {self.seats} × {self.party.name}"
+
+    def clean(self) -> None:
+        if not (self.ward_id and self.composition_id):
+            return
+        council = self.composition.council
+        if self.ward.boundary_set.council_id != council.pk:
+            raise ValidationError({"ward": f"{self.ward.name} is not a ward of {council.name}."})
+
+
+class DefendedSeat(models.Model):
+    """An administrator's statement of which sitting councillor's seat a ballot fills.
+
+    Without one, the tally applies the usual rule (docs/live-data.md): the longest-serving
+    seat, and among seats won at the same election the one won with the fewest votes. Name
+    either the councillor's earlier candidacy in the same ward or a seat of a composition.
+    """
+
+    ballot = models.ForeignKey("elections.Ballot", on_delete=models.CASCADE, related_name="defended_seats")
+    candidacy = models.ForeignKey(
+        Candidacy, on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+        help_text="The councillor's winning candidacy at an earlier election in the same ward.",
+    )
+    composition_seat = models.ForeignKey(
+        CompositionSeat, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["ballot"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(candidacy__isnull=False) & Q(composition_seat__isnull=True))
+                | (Q(candidacy__isnull=True) & Q(composition_seat__isnull=False)),
+                name="defendedseat_names_one_seat",
+                violation_error_message="Name either an earlier candidacy or a composition seat.",
+            ),
+            models.UniqueConstraint(fields=["ballot", "candidacy"], name="defendedseat_unique_candidacy"),
+            models.UniqueConstraint(
+                fields=["ballot", "composition_seat"], name="defendedseat_unique_composition_seat"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ballot.ballot_paper_id} defends {self.candidacy or self.composition_seat}"
+
+    def clean(self) -> None:
+        """Refuse a statement the tally could not apply: an all-out contest (it fills every
+        seat), a seat in another ward, a councillor elected on or after the ballot's date or
+        not elected, or more seats than the ballot contests."""
+        if not self.ballot_id:
+            return
+        ballot = self.ballot
+        date = ballot.election.date
+        if not ballot.by_election and ballot.seats_contested >= ballot.ward.seats:
+            raise ValidationError(
+                {"ballot": f"{ballot.ballot_paper_id} contests every seat of its ward: it defends them all."}
+            )
+        if self.candidacy_id:
+            earlier = self.candidacy.ballot
+            if earlier.ward_id != ballot.ward_id or earlier.election.date >= date:
+                raise ValidationError(
+                    {"candidacy": "Name a councillor elected in the same ward at an earlier election."}
+                )
+            if not CandidateResult.objects.filter(candidacy=self.candidacy, elected=True).exists():
+                raise ValidationError({"candidacy": f"{self.candidacy.person_name} was not elected there."})
+        if self.composition_seat_id:
+            seat = self.composition_seat
+            if seat.ward_id != ballot.ward_id or seat.composition.as_of >= date:
+                raise ValidationError({
+                    "composition_seat": "Name a seat of the same ward, in a composition of an earlier date."
+                })
+        others = DefendedSeat.objects.filter(ballot=ballot).exclude(pk=self.pk).count()
+        if others + 1 > ballot.seats_contested:
+            raise ValidationError(
+                {"ballot": f"{ballot.ballot_paper_id} contests {ballot.seats_contested} seat(s): "
+                           f"it cannot defend {others + 1}."}
+            )

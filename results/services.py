@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -33,6 +35,9 @@ from .models import (
     Submission,
     SubmissionChannel,
 )
+from .tasks import publish_result_task
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,26 @@ class SubmissionOutcome:
     submission: Submission | None
     outcome: str
     warnings: list[Problem] = field(default_factory=list)
+
+
+def schedule_publication(result: Result) -> None:
+    """Start publishing ``result`` once the current transaction commits (best effort).
+
+    Every service that appends a ``ResultEvent`` calls this inside its transaction. The
+    nudge never makes the caller wait on Redis: one attempt, no retries, the broker's short
+    socket timeouts (settings), and a failure is logged and swallowed, because the
+    reconciler (``results.tasks``) publishes whatever is behind. In the embedded default
+    (eager Celery) the publication runs in-process right after the commit.
+    """
+    transaction.on_commit(partial(_nudge_publication, result.pk))
+
+
+def _nudge_publication(result_id: int) -> None:
+    try:
+        publish_result_task.apply_async((result_id,), retry=False)
+    except Exception:
+        logger.warning("publication of result %s not started; the reconciler will publish it",
+                       result_id, exc_info=True)
 
 
 def ballot_spec(ballot: Ballot) -> BallotSpec:
@@ -183,6 +208,7 @@ def submit_result(
                 result=result, kind=event_kind, version=new_version, submission=submission,
                 actor=submitted_by, payload=payload,
             )
+            schedule_publication(result)
     return SubmissionOutcome(result, submission, "accepted", report.warnings)
 
 
@@ -215,6 +241,12 @@ def _decide(
 
     def require_version() -> None:
         if based_on_version is not None and based_on_version != result.version:
+            if based_on_version < result.version and not result.events.filter(
+                version__gt=based_on_version
+            ).exclude(kind=EventKind.COUNT_STATE).exists():
+                # Only the count state moved (counting, recount): no one's figures are
+                # being replaced, so this is not a conflict.
+                return
             raise ConflictError(
                 f"The result changed since you opened it (you saw version {based_on_version}, "
                 f"it is now version {result.version}).",
@@ -384,5 +416,362 @@ def set_count_state(*, ballot: Ballot, state: str, actor: AbstractBaseUser | Non
             result=result, kind=EventKind.COUNT_STATE, version=result.version, actor=actor,
             payload={"ballot_paper_id": ballot.ballot_paper_id, "count_state": state},
         )
+        schedule_publication(result)
     return result
 
+
+# --- Review and corrections -------------------------------------------------------------
+# Reviewers approve a provisional result or settle a dispute by naming the exact keying they
+# approve and the result version they looked at; a correction changes figures already
+# accepted, with a reason; a retraction withdraws a result. Each runs in one transaction
+# under the ballot lock, appends a ``ResultEvent`` and (except a retraction, which has no
+# figures) a ``Submission`` recording who did it, so every version stays readable.
+
+
+def _lock_result(result: Result) -> Result:
+    """Lock the ballot, then re-read its result under the lock (the caller's copy may be stale)."""
+    Ballot.objects.select_for_update().only("id").get(pk=result.ballot_id)
+    # of=("self",): PostgreSQL cannot lock the nullable side of the current_submission join.
+    return (
+        Result.objects.select_for_update(of=("self",))
+        .select_related("ballot", "current_submission")
+        .get(pk=result.pk)
+    )
+
+
+def _require_expected_version(
+    result: Result, expected_version: int, your_figures: ResultFigures | None = None
+) -> None:
+    if expected_version != result.version:
+        current = result.current_submission
+        extra: dict[str, Any] = {
+            "current_version": result.version,
+            "current_status": result.status,
+            "current_figures": current.figures if current else None,
+        }
+        if your_figures is not None:
+            extra["your_figures"] = your_figures.canonical()
+        raise ConflictError(
+            f"The result changed since you opened it (you saw version {expected_version}, "
+            f"it is now version {result.version}). Look at it again before deciding.",
+            code="version_conflict", field="version", extra=extra,
+        )
+
+
+def _earlier_review(client_token: str | None, ballot: Ballot) -> Submission | None:
+    return _submission_for_token(client_token, ballot) if client_token else None
+
+
+def _refuse_own_keying(submission: Submission, reviewer: AbstractBaseUser) -> None:
+    if submission.submitted_by_id is not None and submission.submitted_by_id == reviewer.pk:
+        raise ApplicationError(
+            "You keyed these figures: someone else must verify them.", code="own_keying",
+            field="submission_id",
+        )
+
+
+def approve_result(
+    *,
+    result: Result,
+    submission_id: int,
+    expected_version: int,
+    reviewer: AbstractBaseUser,
+    note: str = "",
+    client_token: str | None = None,
+) -> SubmissionOutcome:
+    """A reviewer verifies a provisional result: the keying ``submission_id`` it stands on,
+    at ``expected_version``.
+
+    Refused with ``ConflictError`` if the result changed since the reviewer looked (another
+    version, or another keying now current), and with ``ApplicationError`` if the result is
+    not provisional or the reviewer keyed those figures (nobody verifies their own keying).
+    Appends a review ``Submission`` (the figures approved) and a ``verified`` event; the
+    figures themselves do not change. A retry with the same ``client_token`` returns the
+    first approval.
+    """
+    earlier = _earlier_review(client_token, result.ballot)
+    if earlier is not None:
+        return SubmissionOutcome(Result.objects.get(pk=result.pk), earlier, "duplicate")
+    with transaction.atomic():
+        result = _lock_result(result)
+        _require_expected_version(result, expected_version)
+        current = result.current_submission
+        if result.status != ResultStatus.PROVISIONAL or current is None:
+            raise ApplicationError(
+                f"Only a provisional result can be approved; this one is {result.get_status_display()}.",
+                code="not_provisional", field="status",
+            )
+        if current.pk != submission_id:
+            raise ConflictError(
+                "The figures you approved are no longer the current ones.", code="version_conflict",
+                field="submission_id",
+                extra={"current_version": result.version, "current_submission_id": current.pk,
+                       "current_figures": current.figures},
+            )
+        _refuse_own_keying(current, reviewer)
+        new_version = result.version + 1
+        review = Submission.objects.create(
+            ballot=result.ballot, submitted_by=reviewer, channel=SubmissionChannel.REVIEW,
+            source=current.source, figures=current.figures, figures_hash=current.figures_hash,
+            client_token=client_token or None, based_on_version=expected_version,
+            resulting_version=new_version, resulting_status=ResultStatus.VERIFIED,
+            note=f"Approved submission {current.pk}. {note}".strip(),
+        )
+        result.status = ResultStatus.VERIFIED
+        result.verified_by = reviewer
+        result.version = new_version
+        result.save()
+        ResultEvent.objects.create(
+            result=result, kind=EventKind.VERIFIED, version=new_version, submission=review,
+            actor=reviewer,
+            payload={"ballot_paper_id": result.ballot.ballot_paper_id, "status": result.status,
+                     "channel": SubmissionChannel.REVIEW, "approved_submission": current.pk,
+                     **({"note": note} if note else {})},
+        )
+        schedule_publication(result)
+    return SubmissionOutcome(result, review, "accepted")
+
+
+def disputed_submissions(result: Result) -> list[Submission]:
+    """The keyings a reviewer chooses between: the figures currently accepted and every keying
+    since (reviewers' own records excluded), oldest first, one per distinct set of figures."""
+    current = result.current_submission
+    if current is None:
+        return []
+    later = (
+        Submission.objects.filter(ballot_id=result.ballot_id, pk__gt=current.pk)
+        .exclude(channel=SubmissionChannel.REVIEW)
+        .select_related("submitted_by")
+        .order_by("pk")
+    )
+    seen = {current.figures_hash}
+    keyings = [current]
+    for submission in later:
+        if submission.figures_hash not in seen:
+            seen.add(submission.figures_hash)
+            keyings.append(submission)
+    return keyings
+
+
+def resolve_dispute(
+    *,
+    result: Result,
+    submission_id: int,
+    expected_version: int,
+    reviewer: AbstractBaseUser,
+    reason: str,
+    client_token: str | None = None,
+) -> SubmissionOutcome:
+    """A reviewer settles a disputed result by approving one exact keying.
+
+    ``submission_id`` must be one of ``disputed_submissions(result)`` and not the reviewer's
+    own; ``expected_version`` is the version the reviewer compared. The chosen figures are
+    checked again (warnings count as confirmed: they were when keyed), become the result's,
+    and it is verified at a new version with a ``resolved`` event carrying the reason and what
+    changed. Refused with ``ConflictError`` if the result changed meanwhile, and with
+    ``ApplicationError`` if it is not disputed, the keying is not one in dispute, or the
+    reason is empty. A retry with the same ``client_token`` returns the first resolution.
+    """
+    if not reason or not reason.strip():
+        raise ApplicationError("Say why you chose these figures.", code="required", field="reason")
+    earlier = _earlier_review(client_token, result.ballot)
+    if earlier is not None:
+        return SubmissionOutcome(Result.objects.get(pk=result.pk), earlier, "duplicate")
+    with transaction.atomic():
+        result = _lock_result(result)
+        _require_expected_version(result, expected_version)
+        if result.status != ResultStatus.DISPUTED:
+            raise ApplicationError(
+                f"This result is not disputed (it is {result.get_status_display()}).",
+                code="not_disputed", field="status",
+            )
+        candidates = {s.pk: s for s in disputed_submissions(result)}
+        chosen = candidates.get(submission_id)
+        if chosen is None:
+            raise ApplicationError(
+                f"Submission {submission_id} is not one of the keyings in dispute.",
+                code="unknown_submission", field="submission_id",
+            )
+        _refuse_own_keying(chosen, reviewer)
+        ballot = result.ballot
+        figures = ResultFigures.from_canonical(chosen.figures)
+        report = validate_figures(ballot=ballot, figures=figures, confirm_warnings=True)
+        current = result.current_submission
+        previous = ResultFigures.from_canonical(current.figures) if current else None
+        new_version = result.version + 1
+        review = Submission.objects.create(
+            ballot=ballot, submitted_by=reviewer, channel=SubmissionChannel.REVIEW,
+            source=chosen.source, figures=chosen.figures, figures_hash=chosen.figures_hash,
+            client_token=client_token or None, based_on_version=expected_version,
+            resulting_version=new_version, resulting_status=ResultStatus.VERIFIED,
+            note=f"Approved submission {chosen.pk}. {reason.strip()}",
+        )
+        if current is None or chosen.pk != current.pk:
+            _apply_figures(result, figures, report.elected, source=chosen.source)
+            result.current_submission = chosen
+        result.status = ResultStatus.VERIFIED
+        result.count_state = CountState.DECLARED
+        result.verified_by = reviewer
+        result.version = new_version
+        result.save()
+        payload: dict[str, Any] = {
+            "ballot_paper_id": ballot.ballot_paper_id, "status": result.status,
+            "channel": SubmissionChannel.REVIEW, "approved_submission": chosen.pk,
+            "note": reason.strip(),
+        }
+        if previous is not None and chosen.figures_hash != current.figures_hash:
+            payload["changes"] = diff_figures(previous, figures)
+        ResultEvent.objects.create(
+            result=result, kind=EventKind.RESOLVED, version=new_version, submission=review,
+            actor=reviewer, payload=payload,
+        )
+        schedule_publication(result)
+    return SubmissionOutcome(result, review, "accepted")
+
+
+def correct_result(
+    *,
+    result: Result,
+    figures: ResultFigures,
+    expected_version: int,
+    corrected_by: AbstractBaseUser,
+    reason: str,
+    source: str,
+    channel: str = SubmissionChannel.FORM,
+    note: str = "",
+    confirm_warnings: bool = False,
+    client_token: str | None = None,
+) -> SubmissionOutcome:
+    """Change the figures of a provisional or verified result: a correction with a reason
+    (``CorrectionReason``: keying error, recount, official correction).
+
+    The corrected figures are checked like any keying, replace the accepted ones at a new
+    version, and the result is provisional again: it needs a second identical keying by
+    someone else, or a reviewer's approval, to be verified (nobody verifies their own
+    correction). Appends a ``Submission`` (with the reason) and a ``corrected`` event carrying
+    the reason, the version corrected and what changed. Refused with ``ConflictError``
+    (carrying both sets of figures) if the result changed since ``expected_version``, and with
+    ``ApplicationError`` for refused figures, unconfirmed warnings, identical figures, a
+    disputed result (a reviewer resolves it) or a result without figures.
+    """
+    if reason not in CorrectionReason.values:
+        raise ApplicationError(
+            "Choose why the result is corrected: keying error, recount or official correction.",
+            code="required" if not reason else "invalid", field="correction_reason",
+        )
+    if not source or not source.strip():
+        raise ApplicationError("Say where the figures come from.", code="required", field="source")
+    if channel not in SubmissionChannel.values:
+        raise ApplicationError(f"Unknown channel {channel!r}.", code="invalid", field="channel")
+    earlier = _earlier_review(client_token, result.ballot)
+    if earlier is not None:
+        return SubmissionOutcome(Result.objects.get(pk=result.pk), earlier, "duplicate")
+    with transaction.atomic():
+        result = _lock_result(result)
+        _require_expected_version(result, expected_version, figures)
+        current = result.current_submission
+        if result.status == ResultStatus.DISPUTED:
+            raise ApplicationError(
+                "This result is disputed: a reviewer resolves it before it can be corrected.",
+                code="result_disputed", field="status",
+            )
+        if result.status not in (ResultStatus.PROVISIONAL, ResultStatus.VERIFIED) or current is None:
+            raise ApplicationError(
+                "There are no accepted figures to correct: key the result instead.",
+                code="nothing_to_correct", field="status",
+            )
+        ballot = result.ballot
+        report = validate_figures(ballot=ballot, figures=figures, confirm_warnings=True)
+        fingerprint = figures.fingerprint()
+        if fingerprint == current.figures_hash:
+            raise ApplicationError(
+                "These are the figures already recorded: there is nothing to correct.",
+                code="no_change", field="votes",
+            )
+        warnings = report.warnings + _winners_change(result, report.elected)
+        if warnings and not confirm_warnings:
+            raise ApplicationError(
+                "Please confirm: " + " ".join(w.message for w in warnings),
+                code="needs_confirmation", field=warnings[0].field, problems=warnings,
+            )
+        previous = ResultFigures.from_canonical(current.figures)
+        new_version = result.version + 1
+        submission = Submission.objects.create(
+            ballot=ballot, submitted_by=corrected_by, channel=channel, source=source.strip(),
+            figures=figures.canonical(), figures_hash=fingerprint, client_token=client_token or None,
+            based_on_version=expected_version, resulting_version=new_version,
+            resulting_status=ResultStatus.PROVISIONAL, correction_reason=reason, note=note,
+        )
+        previous_status = result.status
+        _apply_figures(result, figures, report.elected, source=source.strip())
+        result.current_submission = submission
+        result.status = ResultStatus.PROVISIONAL
+        result.count_state = CountState.DECLARED
+        result.verified_by = None
+        result.version = new_version
+        result.save()
+        ResultEvent.objects.create(
+            result=result, kind=EventKind.CORRECTED, version=new_version, submission=submission,
+            actor=corrected_by,
+            payload={"ballot_paper_id": ballot.ballot_paper_id, "status": result.status,
+                     "channel": channel, "reason": reason, "corrects_version": expected_version,
+                     "previous_status": previous_status, "changes": diff_figures(previous, figures),
+                     **({"note": note} if note else {})},
+        )
+        schedule_publication(result)
+    return SubmissionOutcome(result, submission, "accepted", warnings)
+
+
+def _winners_change(result: Result, elected: set[int]) -> list[Problem]:
+    """A warning when a correction changes who is elected (a recount can; a slip often does)."""
+    before = dict(
+        result.candidate_results.filter(elected=True).values_list("candidacy_id", "candidacy__person_name")
+    )
+    if set(before) == elected:
+        return []
+    names = dict(result.ballot.candidacies.filter(pk__in=elected).values_list("id", "person_name"))
+    out = sorted(before[c] for c in set(before) - elected)
+    new = sorted(names[c] for c in elected - set(before))
+    return [Problem(
+        code="winners_change", field="elected", severity="warning",
+        message=f"This correction changes who is elected: {', '.join(out)} out, {', '.join(new)} in.",
+        numbers={"out": out, "in": new},
+    )]
+
+
+def retract_result(
+    *, result: Result, expected_version: int, retracted_by: AbstractBaseUser, reason: str
+) -> Result:
+    """Withdraw a result (provisional, verified or disputed): it no longer counts anywhere.
+
+    Nothing is deleted: the figures and every submission stay in the history, and a later
+    keying starts the result again. Appends a ``retracted`` event with the reason. Refused
+    with ``ConflictError`` if the result changed since ``expected_version`` (except a repeat
+    of this same retraction, which returns the result unchanged) and with
+    ``ApplicationError`` without a reason or when there is nothing to retract.
+    """
+    if not reason or not reason.strip():
+        raise ApplicationError("Say why the result is withdrawn.", code="required", field="reason")
+    with transaction.atomic():
+        result = _lock_result(result)
+        if result.status == ResultStatus.RETRACTED and result.version == expected_version + 1:
+            last = result.events.order_by("-id").first()
+            if last is not None and last.kind == EventKind.RETRACTED and last.actor_id == retracted_by.pk:
+                return result
+        _require_expected_version(result, expected_version)
+        if result.status not in (ResultStatus.PROVISIONAL, ResultStatus.VERIFIED, ResultStatus.DISPUTED):
+            raise ApplicationError(
+                "There is no result to withdraw.", code="nothing_to_retract", field="status"
+            )
+        previous_status = result.status
+        result.status = ResultStatus.RETRACTED
+        result.verified_by = None
+        result.version += 1
+        result.save()
+        ResultEvent.objects.create(
+            result=result, kind=EventKind.RETRACTED, version=result.version, actor=retracted_by,
+            payload={"ballot_paper_id": result.ballot.ballot_paper_id, "status": result.status,
+                     "reason": reason.strip(), "previous_status": previous_status},
+        )
+        schedule_publication(result)
+    return result

@@ -32,11 +32,13 @@ INSTALLED_APPS = [
     "rest_framework_api_key",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "leaflet",
     "axes",
     "councils",
     "elections",
     "results",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -118,12 +120,34 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
-CELERY_TASK_SOFT_TIME_LIMIT = 30
-CELERY_TASK_TIME_LIMIT = 60
+# No Celery time limits. After a broker outage the worker's main process, which could not
+# read results while it reconnected, fires the limits of tasks that finished meanwhile, and
+# the hard limit then kills pool processes in the middle of later tasks (seen in
+# tests/faults). Tasks bound their own waits instead: socket timeouts for Redis, lock and
+# statement timeouts for PostgreSQL (results.publication).
+CELERY_TASK_SOFT_TIME_LIMIT = None
+CELERY_TASK_TIME_LIMIT = None
 # Nothing in a request may wait on Redis: fail fast and let the reconciler catch up.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+# max_retries=0: kombu otherwise retries opening a channel for broker_connection_timeout
+# (about 6 s measured with Redis refused) before a publish fails.
+# ack_emulation=False: a message is consumed when fetched. Every task is a nudge the
+# reconciler repeats, so a message lost with a killed worker costs nothing, while kombu's
+# emulated acks crash the worker ("Unrecoverable error" restoring unacked messages) when
+# Redis goes away with tasks reserved, and redeliver tasks that outrun the visibility timeout.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": 0.5, "socket_connect_timeout": 0.5, "max_retries": 0, "ack_emulation": False,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 EVENT_BUS = "redis" if REDIS_URL else "memory"
+
+# Live publication (docs/live-data.md): snapshot documents on disk, the live stream, and the
+# reconciler that republishes whatever is behind (config/celery_app.py).
+SNAPSHOT_ROOT = Path(env("SNAPSHOT_ROOT", default=str(VAR_DIR / "snapshots")))
+LIVE_SNAPSHOT_KEEP_SECONDS = env.int("LIVE_SNAPSHOT_KEEP_SECONDS", default=600)
+LIVE_STREAM_PREFIX = env("LIVE_STREAM_PREFIX", default="live:")
+LIVE_STREAM_MAXLEN = env.int("LIVE_STREAM_MAXLEN", default=10000)
+LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=15.0)
+LIVE_RECONCILE_SECONDS = env.float("LIVE_RECONCILE_SECONDS", default=5.0)
 
 if REDIS_URL:
     CACHES = {
@@ -144,7 +168,13 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
     ],
-    "DEFAULT_THROTTLE_RATES": {"anon": "120/minute", "user": "600/minute"},
+    # Read API: anonymous callers per address, API keys per key (config/api_auth.py).
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_THROTTLE_ANON", default="120/minute"),
+        "user": "600/minute",
+        "api_key": env("API_THROTTLE_API_KEY", default="1200/minute"),
+    },
+    "EXCEPTION_HANDLER": "config.api_errors.exception_handler",
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
@@ -152,7 +182,23 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Read-only results, councils, ballots and change feed.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Operations are grouped by resource (results, ballots, …), not by the version prefix.
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # The docs page's assets are served from this site: no CDN is needed or trusted.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ResultStatusEnum": "results.models.ResultStatus",
+        "CountStateEnum": "results.models.CountState",
+        "EventKindEnum": "results.models.EventKind",
+    },
 }
+# Read API: seconds a rendered document is reused while nothing it could show has changed
+# (config/api_http.py), and days after polling day when an election counts as settled
+# (long Cache-Control).
+API_RESPONSE_CACHE_SECONDS = env.float("API_RESPONSE_CACHE_SECONDS", default=60.0)
+API_SETTLED_AFTER_DAYS = env.int("API_SETTLED_AFTER_DAYS", default=3)
 
 # Login lockout, keyed on the client address (behind a proxy: the trusted X-Forwarded-For hop).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
@@ -160,11 +206,25 @@ AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
 AXES_IPWARE_PROXY_COUNT = env.int("NUM_PROXIES", default=0) or None
 AXES_RESET_ON_SUCCESS = True
+# django-ipware is not installed, so without this axes would key every client on REMOTE_ADDR:
+# behind a proxy, everyone on the proxy's address. accounts.client_ip applies NUM_PROXIES.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip_address"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+LOGIN_ATTEMPTS_PER_MINUTE = env.int("LOGIN_ATTEMPTS_PER_MINUTE", default=30)
+LOGIN_URL = "accounts:login"
+# Sessions end after two idle hours (every request renews them) and when the browser closes.
+SESSION_COOKIE_AGE = 2 * 60 * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+
+# The map's boundary layers (content-hashed, cache-forever files; councils/boundary_layer.py).
+BOUNDARY_LAYER_ROOT = Path(env("BOUNDARY_LAYER_ROOT", default=str(VAR_DIR / "boundaries")))
 
 LEAFLET_CONFIG = {
     "DEFAULT_CENTER": (54.5, -3.0),

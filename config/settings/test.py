@@ -11,6 +11,9 @@ DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 TEMPLATES[0]["OPTIONS"]["string_if_invalid"] = "INVALID_TEMPLATE_VARIABLE[%s]"
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "10000/minute", "user": "10000/minute"}
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"anon": "10000/minute", "user": "10000/minute",
+                                           "api_key": "10000/minute"}
 LEAFLET_CONFIG = {**LEAFLET_CONFIG, "TILES": []}  # noqa: F405
 WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests
+# Tests never write into the development snapshots; the CI worker (same settings) shares this.
+SNAPSHOT_ROOT = Path(env("SNAPSHOT_ROOT", default=str(VAR_DIR / "test-snapshots")))  # noqa: F405
