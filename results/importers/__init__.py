@@ -359,6 +359,12 @@ class ResultsFileImporter:
     def check_ballot(self, ballot: Ballot, parsed: ParsedBallot) -> None:
         """Format-specific checks on the stored ballot (e.g. STV sheets need an STV ballot)."""
 
+    def locate(self, parsed: ParsedBallot) -> tuple[Council, Ward]:
+        """The stored council and ward of a parsed ballot, found as an import finds them
+        (``BallotProblem`` when either is not stored). Used by ``results.replay``."""
+        council = self._council(parsed)
+        return council, self._ward(parsed, council)
+
     def _candidacy(self, ballot: Ballot, c: CandidateRow, party: Party) -> tuple[Candidacy, str]:
         """Upsert the candidacy. A file without person ids may name a candidate whose stored
         candidacy (from a candidates import) has a joint party containing the file's party
@@ -705,6 +711,15 @@ class ResultsImporter:
         fmt = detect_format(path, header)
         table = Table(path=path, header=tuple(header), rows=tuple(_rows(fmt, header, records)))
         return fmt(path).import_table(table, progress=progress)
+
+    def parse(self, path: Path) -> tuple[ResultsFileImporter, list[ParsedBallot]]:
+        """Pass one only: the importer of the file's format and its parsed ballots, nothing
+        written (``results.replay`` replays them). Raises ``ImportRefused`` as ``run`` does."""
+        header, records = read_table(path)
+        fmt = detect_format(path, header)
+        table = Table(path=path, header=tuple(header), rows=tuple(_rows(fmt, header, records)))
+        importer = fmt(path)
+        return importer, importer.parse(table)
 
 
 def iter_stage_numbers(columns: Iterable[str], prefix: str) -> list[int]:
