@@ -13,11 +13,16 @@ night, the documents' sizes, and serving them, as a ratio to nginx serving the s
    declaration order, are keyed through ``results.services.submit_result`` and the day is
    published after each (``publication.publish_day``): CPU time (``time.process_time``) and
    wall time per declaration. Celery runs nothing here: publication is called directly.
-3. nginx (Debian's, ``worker_processes 1``) and uvicorn (``config.asgi``, one worker, the
-   ASGI front serving pre-built bytes) serve the same national.json; ``wrk -t1`` measures
-   each for ``--duration`` seconds at ``--connections`` connections, full responses and 304s.
+3. The same national.json served three ways, each measured by ``wrk -t1`` for
+   ``--duration`` seconds at ``--connections`` connections (full responses, gzip, 304s):
+   nginx (Debian's, ``worker_processes 1``) serving a plain copy of the file and its
+   gzip (the yardstick); the platform's front server, that is nginx with the ``/live/``
+   locations of ``deploy/nginx-live.conf`` (what docker-compose's ``front`` runs) serving the
+   publisher's own pointer, symbolic link and ``.gz``; and uvicorn (``config.asgi``, one
+   worker: the ASGI front serving pre-built bytes, for deployments without a front server).
 
-Ports 8481 (nginx) and 8482 (uvicorn). Writes bench/snapshot.md and prints the figures last.
+Ports 8481 (plain nginx), 8484 (the front) and 8482 (uvicorn). Writes bench/snapshot.md and
+prints the figures last.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ OUT = ROOT / "bench" / "out" / "snapshot"
 PYTHON = sys.executable
 DATA = Path(os.environ.get("ELECTIONS_SAMPLE_DATA", ROOT.parent / "shared" / "data"))
 DATE = dt.date(2027, 5, 6)
-NGINX_PORT, UVICORN_PORT = 8481, 8482
+NGINX_PORT, UVICORN_PORT, FRONT_PORT = 8481, 8482, 8484
 
 
 def sh(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> str:
@@ -102,20 +107,28 @@ http {{
     types {{ application/json json; }}
     client_body_temp_path {tmp}/body; proxy_temp_path {tmp}/proxy; fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi; scgi_temp_path {tmp}/scgi;
-    server {{
+    upstream ukresults_web {{ server 127.0.0.1:{uvicorn_port}; }}
+    server {{                             # the yardstick: a plain file and its gzip
         listen 127.0.0.1:{port};
-        location /live/v/ {{
-            alias {root}/v/;
-            add_header Cache-Control "public, max-age=31536000, immutable";
-        }}
-        location /live/ {{
-            alias {root}/;
-            add_header Cache-Control "max-age=2, stale-while-revalidate=30";
+        location /plain/ {{
+            alias {plain}/;
             gzip_static on;
         }}
     }}
+    server {{                             # the platform's front: deploy/nginx-live.conf
+        listen 127.0.0.1:{front_port};
+        {live}
+    }}
 }}
 """
+
+
+def live_locations(root: Path) -> str:
+    """deploy/nginx-live.conf, serving ``root`` instead of the container's /srv/snapshots."""
+    text = (ROOT / "deploy" / "nginx-live.conf").read_text()
+    if "/srv/snapshots/" not in text:
+        raise SystemExit("deploy/nginx-live.conf no longer serves /srv/snapshots/: update the bench")
+    return text.replace("/srv/snapshots/", f"{root}/")
 
 
 def main() -> None:
@@ -223,7 +236,22 @@ def main() -> None:
     load_before_serving = os.getloadavg()[0]
     tmp = OUT / "nginx"
     tmp.mkdir()
-    (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=NGINX_PORT, root=snapshots_root))
+    plain = tmp / "plain"
+    plain.mkdir()
+    # The yardstick: regular files (no link), the same bytes, compressed as the publisher does.
+    current = (snapshots_root / DATE.isoformat() / "national.json").resolve()
+    shutil.copyfile(current, plain / "national.json")
+    shutil.copyfile(current.with_name("national.json.gz"), plain / "national.json.gz")
+    (tmp / "nginx.conf").write_text(
+        NGINX_CONF.format(
+            tmp=tmp,
+            port=NGINX_PORT,
+            front_port=FRONT_PORT,
+            uvicorn_port=UVICORN_PORT,
+            plain=plain,
+            live=live_locations(snapshots_root),
+        )
+    )
     nginx = subprocess.Popen(
         ["nginx", "-c", str(tmp / "nginx.conf"), "-p", str(tmp)],
         cwd=ROOT,
@@ -247,16 +275,19 @@ def main() -> None:
         cwd=ROOT,
         env=env,
     )
-    # nginx serves the same bytes pre-compressed (gzip_static), as the ASGI front does from
-    # its cache: both compress once, neither per request.
-    pointer = snapshots_root / DATE.isoformat() / "national.json"
-    pointer.with_name("national.json.gz").write_bytes(gzip.compress(national, 6))
+    # Every server compresses once, none per request: nginx reads the publisher's .gz
+    # (gzip_static), the ASGI front keeps its own compressed copy of each version.
     serving: dict[str, dict[str, dict[str, float]]] = {}
     try:
         wait_port(NGINX_PORT)
+        wait_port(FRONT_PORT)
         wait_port(UVICORN_PORT)
-        path = f"/live/{DATE.isoformat()}/national.json"
-        for name, port in (("nginx", NGINX_PORT), ("uvicorn", UVICORN_PORT)):
+        live = f"/live/{DATE.isoformat()}/national.json"
+        for name, port, path in (
+            ("nginx", NGINX_PORT, "/plain/national.json"),
+            ("front", FRONT_PORT, live),
+            ("uvicorn", UVICORN_PORT, live),
+        ):
             url = f"http://127.0.0.1:{port}{path}"
             wrk(url, duration=2, connections=args.connections)  # warm up
             etag = subprocess.run(["curl", "-sI", url], capture_output=True, text=True).stdout
@@ -279,8 +310,11 @@ def main() -> None:
                 process.kill()
 
     ratios = {
-        kind: serving["uvicorn"][kind]["rps"] / serving["nginx"][kind]["rps"]
-        for kind in ("200", "gzip", "304")
+        server: {
+            kind: serving[server][kind]["rps"] / serving["nginx"][kind]["rps"]
+            for kind in ("200", "gzip", "304")
+        }
+        for server in ("front", "uvicorn")
     }
     database = "PostgreSQL" if args.database_url else "SQLite"
     gz = gzip.compress
@@ -323,7 +357,11 @@ def main() -> None:
         "| server | full (identity) req/s | p99 ms | gzip req/s | p99 ms | 304 req/s | p99 ms |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name, label in (("nginx", "nginx, 1 worker process"), ("uvicorn", "uvicorn + ASGI front, 1 process")):
+    for name, label in (
+        ("nginx", "nginx, 1 worker process, a plain copy of the file (the yardstick)"),
+        ("front", "the platform's front: nginx with deploy/nginx-live.conf, the publisher's pointer and .gz"),
+        ("uvicorn", "uvicorn + ASGI front, 1 process (no front server)"),
+    ):
         row = serving[name]
         lines.append(
             f"| {label} | {row['200']['rps']:,.0f} | {row['200']['p99']:.1f} | {row['gzip']['rps']:,.0f} | "
@@ -331,8 +369,14 @@ def main() -> None:
         )
     lines += [
         "",
-        f"Ratio ASGI front / nginx: **{ratios['200']:.2f}** full responses, **{ratios['gzip']:.2f}** gzip "
-        f"(what browsers ask for), **{ratios['304']:.2f}** 304s. Goal ≥ 0.7. Version {digest}.",
+        *(
+            f"Ratio {label} / the yardstick: **{ratios[server]['200']:.2f}** full responses, "
+            f"**{ratios[server]['gzip']:.2f}** gzip (what browsers ask for), "
+            f"**{ratios[server]['304']:.2f}** 304s."
+            for server, label in (("front", "the platform's front"), ("uvicorn", "the ASGI front alone"))
+        ),
+        "",
+        f"Goal ≥ 0.7. Version {digest}.",
         "",
     ]
     report = "\n".join(lines)

@@ -6,7 +6,11 @@ files without Python (``/live/<path>`` → ``SNAPSHOT_ROOT/<path>``):
 - ``v/<hash>/<path>``: the document's bytes, never changed once written (``<hash>`` is the
   first 16 hex digits of their SHA-256);
 - ``<path>``: a symbolic link to the current version, replaced with ``os.replace`` (a
-  rename), so a reader opening it gets one whole version, old or new, never a torn one.
+  rename), so a reader opening it gets one whole version, old or new, never a torn one;
+- ``v/<hash>/<path>.gz`` and ``<path>.gz`` likewise, for documents over ``GZIP_MINIMUM``
+  bytes: the same version compressed once by the publisher, so a front server answers
+  ``Accept-Encoding: gzip`` from the file (nginx ``gzip_static``) instead of compressing per
+  request.
 
 Versions are written to a temporary name in the same directory and renamed into place too.
 Nothing is fsynced: after a crash the reconciler rebuilds every document from the database.
@@ -15,6 +19,7 @@ Nothing is fsynced: after a crash the reconciler rebuilds every document from th
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import os
 import re
@@ -24,6 +29,8 @@ import uuid
 from pathlib import Path
 
 HASH_LENGTH = 16
+GZIP_MINIMUM = 1024  # smaller documents are sent as they are
+GZIP_LEVEL = 6
 
 # The document paths a request may name (no "..", no absolute paths, nothing else on disk).
 DOCUMENT_PATH = re.compile(
@@ -49,35 +56,55 @@ def _write_file_atomically(path: Path, data: bytes) -> None:
 def write_document(root: Path, relpath: str, data: bytes) -> str:
     """Store ``data`` as the current version of ``relpath``; return its content hash.
 
-    Writes ``v/<hash>/<relpath>`` (unless that version exists), then points ``relpath`` at
-    it. Writing the current version again changes nothing. The version being replaced has
-    its directory's modification time set to now, so ``collect_garbage`` keeps it for the
-    keep period from its replacement, not from its creation.
+    Writes ``v/<hash>/<relpath>`` (and its ``.gz``, over ``GZIP_MINIMUM`` bytes) unless that
+    version exists, then points ``relpath`` (and ``relpath.gz``) at it, the compressed
+    pointer first. Writing the current version again changes nothing. The version being
+    replaced has its directory's modification time set to now, so ``collect_garbage`` keeps
+    it for the keep period from its replacement, not from its creation.
     """
     if not DOCUMENT_PATH.match(relpath):
         raise ValueError(f"not a snapshot document path: {relpath!r}")
     digest = content_hash(data)
     target = root / "v" / digest / relpath
+    compressed = len(data) > GZIP_MINIMUM
     if not target.exists():
+        if compressed:
+            _write_file_atomically(
+                target.with_name(target.name + ".gz"), gzip.compress(data, GZIP_LEVEL, mtime=0)
+            )
         _write_file_atomically(target, data)
     pointer = root / relpath
-    link = os.path.relpath(target, pointer.parent)
-    try:
-        previous = os.readlink(pointer)
-    except OSError:
-        previous = None
-    if previous == link:
-        return digest
-    pointer.parent.mkdir(parents=True, exist_ok=True)
-    temporary = pointer.with_name(f".{pointer.name}.{uuid.uuid4().hex}.tmp")
-    os.symlink(link, temporary)
-    os.replace(temporary, pointer)
+    gz_pointer = pointer.with_name(pointer.name + ".gz")
+    if compressed:
+        _point(gz_pointer, target.with_name(target.name + ".gz"))
+    else:
+        # A small version has no .gz: a front server must not serve an older one.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(gz_pointer)
+    previous = _point(pointer, target)
     if previous is not None:
         old_version = _version_directory(root, pointer.parent / previous)
         if old_version is not None:
             with contextlib.suppress(OSError):
                 os.utime(old_version)
     return digest
+
+
+def _point(pointer: Path, target: Path) -> str | None:
+    """Make ``pointer`` a symbolic link to ``target`` (atomically); return the link it
+    replaced, or None if there was none or it already pointed there."""
+    link = os.path.relpath(target, pointer.parent)
+    try:
+        previous = os.readlink(pointer)
+    except OSError:
+        previous = None
+    if previous == link:
+        return None
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    temporary = pointer.with_name(f".{pointer.name}.{uuid.uuid4().hex}.tmp")
+    os.symlink(link, temporary)
+    os.replace(temporary, pointer)
+    return previous
 
 
 def _version_directory(root: Path, target: Path) -> Path | None:
@@ -144,7 +171,8 @@ def _is_current(root: Path, version_directory: Path) -> bool:
                 continue
             target = Path(directory) / name
             relpath = target.relative_to(version_directory).as_posix()
-            pointer = root / relpath
+            pointer = root / relpath.removesuffix(".gz")
+            target = target.with_name(pointer.name)
             try:
                 if os.path.normpath(pointer.parent / os.readlink(pointer)) == os.path.normpath(target):
                     return True

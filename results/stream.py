@@ -619,7 +619,7 @@ def accepts_gzip(accept_encoding: bytes | str | None) -> bool:
     return False
 
 
-GZIP_MINIMUM = 1024
+GZIP_MINIMUM = snapshots.GZIP_MINIMUM
 LINK_HASH = re.compile(rf"(?:^|/)v/([0-9a-f]{{{snapshots.HASH_LENGTH}}})/")
 NOT_PUBLISHED = b'{"detail":"Not published."}'
 NOT_PUBLISHED_HEADERS = [

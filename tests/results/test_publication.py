@@ -289,6 +289,24 @@ def test_old_versions_are_kept_for_the_keep_period_then_collected(live_root, nig
     assert snapshots.read_current(live_root, f"ballot/{night['north'].ballot_paper_id}.json")
 
 
+def test_a_front_server_finds_each_version_compressed_beside_it(live_root, night):
+    """nginx's gzip_static serves ``<pointer>.gz``: it must always be the pointer's own
+    version, compressed, and small documents have none."""
+    publication.publish_day(DAY)
+    pointer = live_root / "2026-05-07" / "national.json"
+    first = pointer.read_bytes()
+    assert gzip.decompress(pointer.with_name("national.json.gz").read_bytes()) == first
+    declare(night["south"], [800, 700])
+    publication.publish_day(DAY)
+    assert pointer.read_bytes() != first
+    assert gzip.decompress(pointer.with_name("national.json.gz").read_bytes()) == pointer.read_bytes()
+    assert snapshots.collect_garbage(live_root, keep_seconds=600, now=time.time() + 601) >= 1
+    assert gzip.decompress(pointer.with_name("national.json.gz").read_bytes()) == pointer.read_bytes()
+    small = live_root / "tiny"
+    snapshots.write_document(small, "ballot/local.x.y.2026-05-07.json", b"{}")
+    assert not (small / "ballot" / "local.x.y.2026-05-07.json.gz").exists()
+
+
 # --------------------------------------------------------------------------- serving
 
 
