@@ -37,6 +37,7 @@ from django.db.models import F
 
 from elections.models import Ballot, Candidacy, Election, Party
 from results.models import Result
+from tests import support
 from tests.factories.councils import make_boundary_set, make_council, make_wards
 
 pytestmark = [pytest.mark.fault, pytest.mark.django_db(transaction=True)]
@@ -46,15 +47,7 @@ PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 
 
-def free_port(ports: range) -> int:
-    for port in ports:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {ports}")
+free_port = support.free_port
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.1) -> float:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,19 +23,14 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from urllib.request import urlopen
 
+from tests import support
+
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = range(8500, 8600)
 
 
 def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8500-8599")
+    return support.free_port(PORTS)
 
 
 def _postgres_database(url: str, suffix: str) -> tuple[str, str]:

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests import support
+
 ROOT = Path(__file__).resolve().parents[2]
 DATE = "2027-05-06"
 START_TIMEOUT = 420  # migrations, the sample data's imports and the night, on a loaded CI machine
@@ -26,14 +28,7 @@ FILL_TIMEOUT = 120
 
 def free_port() -> int:
     """A free port of the range the rehearsal tests may use (8700-8799)."""
-    for port in range(8750, 8800):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8750-8799")
+    return support.free_port(range(8750, 8800))
 
 
 def get_json(url: str) -> dict | None:

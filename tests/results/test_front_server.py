@@ -20,17 +20,12 @@ import pytest
 
 from results import publication, snapshots
 from tests.factories.contests import declare
+from tests.support import free_port
 
 from .test_publication import DAY, live_root, night  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -103,3 +98,27 @@ def test_the_front_serves_each_current_version_compressed_and_cached(front, live
         declare(night["south"], [800, 700])
         publication.publish_day(DAY)
     assert get(f"{front}/live/2030-01-01/national.json")[0] == 404
+
+
+def test_the_whole_front_configuration_is_valid(tmp_path):
+    """deploy/nginx.conf as docker-compose mounts it (its upstream and paths made local)."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    (tmp_path / "cache").mkdir()
+    site = (
+        (ROOT / "deploy" / "nginx.conf")
+        .read_text()
+        .replace("server web:8000;", "server 127.0.0.1:9;")
+        .replace("/etc/nginx/ukresults-live.conf", str(ROOT / "deploy" / "nginx-live.conf"))
+        .replace("/var/cache/nginx/ukresults-api", str(tmp_path / "cache"))
+        .replace("listen 80;", f"listen 127.0.0.1:{free_port()};")
+    )
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log warn; events {{}}\n"
+        f"http {{ access_log off; client_body_temp_path {tmp_path}/body; proxy_temp_path {tmp_path}/proxy;\n"
+        f"fastcgi_temp_path {tmp_path}/f; uwsgi_temp_path {tmp_path}/u; scgi_temp_path {tmp_path}/s;\n"
+        f"{site} }}\n"
+    )
+    checked = subprocess.run(
+        [nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +29,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import transaction
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from accounts.models import Role
@@ -49,11 +47,10 @@ from elections.services import (
 )
 from results.models import EventKind, Result, ResultStatus, Submission
 from tests.factories.keying import PASSWORD, make_correspondent, make_keying_ballot, make_user
+from tests.support import chromium, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True,
          "device_scale_factor": 2}
 PORTS = range(8300, 8400)
@@ -68,20 +65,9 @@ HEADINGS = {  # LGA column → the form's label
 }
 
 
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8300-8399")
-
-
 @pytest.fixture
 def server(transactional_db: None) -> Iterator[str]:
-    live = LiveServer(f"127.0.0.1:{free_port()}")
+    live = LiveServer(f"127.0.0.1:{free_port(PORTS)}")
     try:
         yield live.url
     finally:
@@ -97,21 +83,8 @@ def server(transactional_db: None) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    # Playwright's sync API keeps an event loop in this thread while it runs; the tests' own
-    # ORM calls (and the database flush after each) are still plain synchronous code, so
-    # Django's async-context guard is lifted for this module's lifetime.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    with chromium() as browser:
+        yield browser
 
 
 def altrincham_rows(sample_data: Path) -> list[dict[str, str]]:

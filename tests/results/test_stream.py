@@ -22,6 +22,7 @@ from django.test import override_settings
 
 from results import publication, stream
 from results.stream import LiveApp, hub_client_name
+from tests import support
 from tests.factories.contests import make_contest
 from tests.factories.councils import make_boundary_set, make_council, make_wards
 
@@ -34,14 +35,7 @@ def next_date() -> str:
 
 
 def free_port() -> int:
-    for port in range(8400, 8500):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8400-8499")
+    return support.free_port(range(8400, 8500))
 
 
 class SseClient:
