@@ -90,3 +90,16 @@ def _flush_retries_a_deadlock_with_the_worker():
     testcases.TransactionTestCase._fixture_teardown = _fixture_teardown
     yield
     testcases.TransactionTestCase._fixture_teardown = original
+
+
+@pytest.fixture
+def report_figure(request):
+    """Print a figure a test measured in the run's output, passed or not (pytest would
+    otherwise keep a passing test's output to itself)."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+
+    def report(text: str) -> None:
+        with capture.global_and_fixture_disabled():
+            print(text, flush=True)
+
+    return report

@@ -325,7 +325,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def test_redis_stopped_for_30_seconds_during_200_submissions(rig):
+def test_redis_stopped_for_30_seconds_during_200_submissions(rig, report_figure):
     date = dt.date(2030, 5, 2)
     ballots = make_ballots(200, date)
     publish_now(rig, date)
@@ -352,7 +352,7 @@ def test_redis_stopped_for_30_seconds_during_200_submissions(rig):
     lines = before + during
     up = [line["seconds"] for line in before]
     down = [line["seconds"] for line in during]
-    print(
+    report_figure(
         f"\nRedis outage: {len(lines)} submissions answered, {sum(line['stored'] for line in lines)} stored; "
         f"4 correspondents at once; with Redis up p50 "
         f"{percentile(up, 0.5) * 1000:.0f} ms, p99 {percentile(up, 0.99) * 1000:.0f} ms; with Redis down p50 "
@@ -380,7 +380,7 @@ def test_redis_stopped_for_30_seconds_during_200_submissions(rig):
     )  # those published after the outage
 
 
-def test_a_worker_killed_while_publishing_is_republished(rig):
+def test_a_worker_killed_while_publishing_is_republished(rig, report_figure):
     date = dt.date(2030, 5, 9)
     ballots = make_ballots(20, date)
     publish_now(rig, date)
@@ -408,7 +408,7 @@ def test_a_worker_killed_while_publishing_is_republished(rig):
         reader.stop.set()
         reader.join(5)
         Path(rig.env["FAULT_SLOW_FLAG"]).unlink(missing_ok=True)
-    print(
+    report_figure(
         f"\nWorker killed while publishing (child {child}): all 20 republished {to_republish:.1f} s "
         "after the kill; "
         f"reader: {reader.reads} whole documents, {len(reader.bad)} bad"

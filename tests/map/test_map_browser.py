@@ -93,7 +93,7 @@ def is_grey(colour: list[int]) -> bool:
 
 
 def test_a_result_keyed_in_another_process_recolours_its_ward_without_a_reload(
-    page: Page, stack: LiveStack
+    page: Page, stack: LiveStack, report_figure
 ) -> None:
     open_map(page, stack)
     ballot, ward = stack.seeded["ballots"][1], stack.seeded["wards"][1]  # Bridge: awaiting
@@ -104,7 +104,7 @@ def test_a_result_keyed_in_another_process_recolours_its_ward_without_a_reload(
     page.wait_for_function("window.__changedAt !== null", timeout=15_000)
 
     delay = page.evaluate("window.__changedAt") / 1000 - keyed["started"]
-    print(f"\nkeyed in another process -> ward recoloured over the stream: {delay * 1000:.0f} ms "
+    report_figure(f"\nkeyed in another process -> ward recoloured over the stream: {delay * 1000:.0f} ms "
           "(from the start of submit_result to the first frame drawn in the new colour)")
     red, green, blue = page.evaluate(PIXEL_JS, ward)
     assert red > 150 and red > green + 60 and red > blue + 40  # Labour red, pale-hatched (provisional)
@@ -117,7 +117,9 @@ def test_a_result_keyed_in_another_process_recolours_its_ward_without_a_reload(
     assert not page.errors, page.errors
 
 
-def test_without_the_stream_the_map_polls_with_etags_and_still_updates(page: Page, stack: LiveStack) -> None:
+def test_without_the_stream_the_map_polls_with_etags_and_still_updates(
+    page: Page, stack: LiveStack, report_figure
+) -> None:
     statuses: list[int] = []
     page.route("**/live/stream*", lambda route: route.abort())
     page.on("response", lambda r: statuses.append(r.status) if "/national.json" in r.url else None)
@@ -134,7 +136,9 @@ def test_without_the_stream_the_map_polls_with_etags_and_still_updates(page: Pag
     page.wait_for_function("window.__changedAt !== null", timeout=20_000)
 
     delay = page.evaluate("window.__changedAt") / 1000 - keyed["started"]
-    print(f"\nkeyed in another process -> ward recoloured by polling (every 5 s): {delay * 1000:.0f} ms")
+    report_figure(
+        f"\nkeyed in another process -> ward recoloured by polling (every 5 s): {delay * 1000:.0f} ms"
+    )
     assert not is_grey(page.evaluate(PIXEL_JS, ward))
     assert page.evaluate("window.__sameDocument") is True
     assert statuses.count(200) >= 2  # the first load and the changed snapshot
