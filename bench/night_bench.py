@@ -318,10 +318,11 @@ async def viewer(cfg: Config, index: int, stats: ViewerStats, stop: asyncio.Even
             event_id, event_type, data = "", "", b""
             async for piece in chunks(reader, chunked):
                 received = time.time()
-                buffer += piece
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    line = line.rstrip(b"\r")
+                # One split per piece (a client that is behind gets its events joined into
+                # one large piece: splitting line by line off the front would be quadratic).
+                *lines, buffer = (buffer + piece).split(b"\n")
+                for raw in lines:
+                    line = raw.rstrip(b"\r")
                     if not line:
                         if event_type == "ward" and data:
                             stats.events += 1

@@ -414,7 +414,9 @@ def test_a_worker_killed_while_publishing_is_republished(rig, report_figure):
         f"reader: {reader.reads} whole documents, {len(reader.bad)} bad"
     )
     assert len(answered) == 20 and all(line["stored"] for line in answered)
-    assert f"pid:{child} exited with 'signal 9" in rig.log("worker")
+    # The worker's main process notices its dead child on its own schedule: wait for it to say so.
+    killed = f"pid:{child} exited with 'signal 9"
+    wait_until(lambda: killed in rig.log("worker"), 15, "the kill in the worker log")
     assert to_republish <= 30
     assert reader.bad == [] and reader.reads > 20
     national = json.loads((rig.snapshots / date.isoformat() / "national.json").read_bytes())
