@@ -94,6 +94,24 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+
+def apply_database_pool(database: dict) -> None:
+    """``DATABASE_POOL=N``: a psycopg pool of at most N PostgreSQL connections in this process.
+
+    For the web server. Under ASGI Django runs each request's synchronous code in a thread
+    of its own, and a persistent connection (``CONN_MAX_AGE`` > 0) is kept per thread: under
+    load they pile up until PostgreSQL refuses more clients. A pool lends each request one of
+    N connections and takes it back when the request ends (a request waits up to 10 s for
+    one). Celery workers keep their persistent connections: leave it unset there.
+    """
+    size = env.int("DATABASE_POOL", default=0)
+    if size > 0 and database["ENGINE"] == "django.db.backends.postgresql":
+        database["CONN_MAX_AGE"] = 0  # Django's pool and persistent connections exclude each other
+        database.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": size, "timeout": 10}
+
+
+apply_database_pool(DATABASES["default"])
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
