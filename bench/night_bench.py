@@ -83,6 +83,7 @@ class Config:
     api_clients: int = 200
     correspondents: int = 30
     web_workers: int = 2
+    keying_workers: int = 1
     celery_concurrency: int = 2
     port: int = 8710
     seed: int = 2027
@@ -661,10 +662,22 @@ def django_env(cfg: Config) -> dict[str, str]:
     return env
 
 
+def ensure_database(database_url: str) -> None:
+    """Create the bench's PostgreSQL database when it does not exist yet (a fresh machine)."""
+    import psycopg
+
+    base, _, name = database_url.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+        if connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
 def prepare(cfg: Config) -> dict[str, Any]:
     """Migrate, load boundaries and parties if missing, wipe earlier rehearsals, generate and
     store the night, create the correspondents, their tokens and the API keys."""
     import django
+
+    ensure_database(os.environ["DATABASE_URL"])
 
     django.setup()
     from io import StringIO
@@ -782,6 +795,25 @@ class Processes:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+
+
+def front_command(cfg: Config) -> list[str]:
+    """nginx with deploy/nginx.conf (deploy/local.py) on ``cfg.port``, in front of web on
+    ``port + 1`` and keying on ``port + 2``, with room for every viewer's two connections."""
+    from deploy import local
+
+    work = OUT / "front"
+    (work / "cache").mkdir(parents=True, exist_ok=True)
+    site = local.site(
+        listen=f"127.0.0.1:{cfg.port}",
+        web=f"127.0.0.1:{cfg.port + 1}",
+        keying=f"127.0.0.1:{cfg.port + 2}",
+        snapshots=OUT / "snapshots",
+        cache=work / "cache",
+    )
+    connections = 2 * (cfg.viewers + cfg.api_clients + cfg.correspondents) + 1024
+    (work / "nginx.conf").write_text(local.main_config(work, site, connections=connections))
+    return [local.nginx_binary(), "-c", str(work / "nginx.conf"), "-p", str(work)]
 
 
 def wait_http(url: str, timeout: float) -> None:
@@ -1058,7 +1090,8 @@ def summarise(
         ),
         f"Load: {cfg.viewers} stream viewers ({viewers.get('connected', 0)} connected, "
         f"{viewers.get('reconnects', 0)} reconnections), {cfg.api_clients} API clients, "
-        f"{cfg.correspondents} correspondents; {cfg.web_workers} uvicorn workers, Celery worker "
+        f"{cfg.correspondents} correspondents; nginx front (deploy/nginx.conf) before uvicorn "
+        f"web ({cfg.web_workers} workers) and keying ({cfg.keying_workers}), Celery worker "
         f"concurrency {cfg.celery_concurrency}.",
         "",
         "| figure | value | goal |",
@@ -1190,28 +1223,38 @@ def orchestrate(cfg: Config) -> int:
     )
     processes = Processes()
     try:
-        processes.start(
-            "uvicorn",
-            [
-                str(VENV_BIN / "uvicorn"),
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(cfg.port),
-                "--workers",
-                str(cfg.web_workers),
-                "--lifespan",
-                "off",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--backlog",
-                "4096",
-            ],
-            env,
-            "uvicorn.log",
-        )
+        # As docker-compose deploys it: the front (deploy/nginx.conf) serving the live
+        # documents from disk and the API micro-cache, "web" for the public and the streams,
+        # "keying" for the correspondents.
+        for role, port, workers, pool, name in (
+            ("uvicorn (web)", cfg.port + 1, cfg.web_workers, "8", "night-web"),
+            ("uvicorn (keying)", cfg.port + 2, cfg.keying_workers, "10", "night-keying"),
+        ):
+            processes.start(
+                role,
+                [
+                    str(VENV_BIN / "uvicorn"),
+                    "config.asgi:application",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                    "--lifespan",
+                    "off",
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                    "--backlog",
+                    "4096",
+                ],
+                {**env, "NIGHT_BENCH_POOL": pool, "DATABASE_APPLICATION_NAME": name},
+                f"{role.split()[1].strip('()')}.log",
+            )
+        processes.start("front (nginx)", front_command(cfg), env, "front.log")
+        # The worker and beat as deployed: persistent connections, no pool.
+        celery_env = {k: v for k, v in env.items() if k != "NIGHT_BENCH_POOL"}
         processes.start(
             "celery worker",
             [
@@ -1228,7 +1271,7 @@ def orchestrate(cfg: Config) -> int:
                 "--hostname",
                 f"night-bench-{os.getpid()}@localhost",
             ],
-            env,
+            {**celery_env, "DATABASE_APPLICATION_NAME": "night-worker"},
             "celery-worker.log",
         )
         processes.start(
@@ -1243,10 +1286,12 @@ def orchestrate(cfg: Config) -> int:
                 "--schedule",
                 str(OUT / "beat-schedule"),
             ],
-            env,
+            {**celery_env, "DATABASE_APPLICATION_NAME": "night-beat"},
             "celery-beat.log",
         )
-        wait_http(f"{cfg.base}/", 120)
+        wait_http(f"http://127.0.0.1:{cfg.port + 1}/", 120)
+        wait_http(f"http://127.0.0.1:{cfg.port + 2}/keying/", 120)
+        wait_http(f"{cfg.base}/", 60)
         # The reconciler (beat) publishes the day's documents before the first declaration.
         wait_http(f"{cfg.base}/live/{cfg.date}/national.json", 120)
 
@@ -1304,6 +1349,9 @@ def orchestrate(cfg: Config) -> int:
         print(
             "checking every result against the snapshots, the API, the viewers and the browser…", flush=True
         )
+        # Through the front, as clients read it: past the API's longest live Cache-Control
+        # (max-age 5, stale-while-revalidate 10), nothing the micro-cache holds is older.
+        time.sleep(16)
         check = verify(cfg, setup, viewers, browser)
         sampler.halt.set()
         sampler.join(10)
@@ -1354,7 +1402,10 @@ def main() -> int:
         cfg.viewers, cfg.api_clients, cfg.correspondents = min(cfg.viewers, 200), min(cfg.api_clients, 20), 6
         cfg.drain_seconds = 60
     elif args.soak:
-        cfg.mode, cfg.duration = "soak", 3600
+        # Every council stored holds an election (about 8,000 ballots): over the hour, about
+        # 40 % of the declaration rate of the ten-minute night; half its viewers, API clients
+        # and correspondents.
+        cfg.mode, cfg.duration, cfg.councils = "soak", 3600, max(cfg.councils, 1000)
         cfg.viewers, cfg.api_clients = cfg.viewers // 2, cfg.api_clients // 2
         cfg.correspondents = max(2, cfg.correspondents // 2)
     return orchestrate(cfg)

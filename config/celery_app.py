@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 from celery.worker.consumer import Consumer
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -29,6 +30,19 @@ app = Celery("ukresults")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.worker_consumer = "config.celery_app:PromptReconnectConsumer"
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_old_database_connections(sender: Any = None, **kwargs: object) -> None:
+    """Before and after each task in a worker, what Django does around each request: close
+    connections that failed or outlived CONN_MAX_AGE (settings.CELERY_DB_REUSE_MAX). Not for
+    eager tasks, which run inside the caller's request and transaction."""
+    if sender is None or getattr(sender.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 @app.on_after_configure.connect

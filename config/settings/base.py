@@ -93,6 +93,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Which service a session belongs to, in pg_stat_activity (docker-compose sets it).
+    if application_name := env("DATABASE_APPLICATION_NAME", default=""):
+        DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = application_name
 
 
 def apply_database_pool(database: dict) -> None:
@@ -156,6 +159,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 0.5, "socket_connect_timeout": 0.5, "max_retries": 0, "ack_emulation": False,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery's Django fixup closes every database connection (and a pool, in a prefork child)
+# after each task unless told to reuse them: on election night that is a new PostgreSQL
+# session per publication (thousands a minute). Reused for this many tasks instead; the
+# worker closes unusable and expired ones around each task as Django does around a request
+# (config/celery_app.py), so CONN_MAX_AGE and a lost database behave as in the web server.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 EVENT_BUS = "redis" if REDIS_URL else "memory"
 
 # Live publication (docs/live-data.md): snapshot documents on disk, the live stream, and the

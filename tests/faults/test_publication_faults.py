@@ -9,6 +9,7 @@ another process through ``submit_result``. Throughout, a reader polls the nation
 - Redis stopped for 30 s during 200 submissions: 200 stored, every call answered quickly,
   all 200 published within 10 s of Redis returning.
 - A worker child killed in the middle of publishing: everything is republished.
+- Publishing one result after another, each worker child keeps its one PostgreSQL session.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ BIN = Path(PYTHON).parent
 
 
 free_port = support.free_port
+WORKER_SESSIONS = f"fault-worker-{os.getpid()}"
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.1) -> float:
@@ -75,10 +77,15 @@ class Rig:
     def snapshots(self) -> Path:
         return Path(self.env["SNAPSHOT_ROOT"])
 
-    def start(self, name: str, *args: str) -> subprocess.Popen:
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
-            args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.processes[name] = process
         return process
@@ -174,6 +181,8 @@ def rig(django_db_setup, tmp_path_factory) -> Iterator[Rig]:
             "--without-mingle",
             "-n",
             f"fault-{os.getpid()}@%h",
+            # As deployed: persistent connections, named in pg_stat_activity.
+            env={"DATABASE_CONN_MAX_AGE": "60", "DATABASE_APPLICATION_NAME": WORKER_SESSIONS},
         )
         rig.start(
             "beat",
@@ -421,3 +430,45 @@ def test_a_worker_killed_while_publishing_is_republished(rig, report_figure):
     assert reader.bad == [] and reader.reads > 20
     national = json.loads((rig.snapshots / date.isoformat() / "national.json").read_bytes())
     assert {entry["v"] for entry in national["wards"].values()} == {1}
+
+
+def test_worker_children_keep_their_database_sessions_across_publications(rig, report_figure):
+    """Celery closes Django's connections after every task unless told otherwise: each
+    publication would open a new PostgreSQL session. Watched in pg_stat_activity while 40
+    results are keyed and published one after another, the worker (two children) holds
+    at most two sessions."""
+    import psycopg
+
+    date = dt.date(2030, 5, 23)
+    ballots = make_ballots(40, date)
+    publish_now(rig, date)
+    seen: set[int] = set()
+    polls = 0
+    stop = threading.Event()
+
+    def watch() -> None:
+        nonlocal polls
+        with psycopg.connect(database_url(), autocommit=True) as watcher:
+            while not stop.wait(0.02):
+                rows = watcher.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = %s", [WORKER_SESSIONS]
+                ).fetchall()
+                seen.update(pid for (pid,) in rows)
+                polls += 1
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        answered = submit(rig, ballots)
+        wait_until(lambda: unpublished(ballots) == 0, 60, "all 40 published", interval=0.2)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        watcher.join(5)
+    report_figure(
+        f"\nWorker sessions while 40 results were published one by one: {len(seen)} "
+        f"distinct PostgreSQL sessions over {polls} looks at pg_stat_activity"
+    )
+    assert len(answered) == 40 and all(line["stored"] for line in answered)
+    assert polls > 20
+    assert 1 <= len(seen) <= 2

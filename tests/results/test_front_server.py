@@ -1,23 +1,22 @@
-"""The front server of docker-compose.yml (deploy/nginx-live.conf) serves the publisher's
-files as the application would: the current version of each document, compressed by the
-publisher for clients accepting gzip, with the pointers' and versions' Cache-Control, 304 to
-its own ETag, and 404 for anything not published. nginx itself is the boundary: a real one
-runs (installed by .ci/run)."""
+"""The front server of docker-compose.yml (deploy/nginx.conf, deploy/nginx-live.conf) routes
+the correspondents to their own servers and serves the publisher's files as the application
+would: the current version of each document, compressed by the publisher for clients
+accepting gzip, with the pointers' and versions' Cache-Control, 304 to its own ETag, and 404
+for anything not published. nginx itself is the boundary: a real one runs (installed by
+.ci/run)."""
 
 from __future__ import annotations
 
 import gzip
-import os
-import shutil
-import socket
-import subprocess
-import time
+import http.server
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from deploy import local
 from results import publication, snapshots
 from tests.factories.contests import declare
 from tests.support import free_port
@@ -30,44 +29,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def front(tmp_path, live_root):  # noqa: F811 - the fixture imported above
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
-        pytest.fail("nginx is needed for this test (apt-get install nginx; .ci/run installs it)")
-    live = (ROOT / "deploy" / "nginx-live.conf").read_text().replace("/srv/snapshots/", f"{live_root}/")
     port = free_port()
-    conf = tmp_path / "nginx.conf"
-    # Run as root (CI), nginx's workers would become "nobody", who cannot enter pytest's
-    # private temporary directories; they stay root here.
-    user = "user root;" if os.geteuid() == 0 else ""
-    conf.write_text(
-        f"""
-{user}
-worker_processes 1; daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    types {{ application/json json; }}
-    client_body_temp_path {tmp_path}/body; proxy_temp_path {tmp_path}/proxy;
-    fastcgi_temp_path {tmp_path}/fastcgi; uwsgi_temp_path {tmp_path}/uwsgi; scgi_temp_path {tmp_path}/scgi;
-    upstream ukresults_web {{ server 127.0.0.1:9; }}
-    server {{ listen 127.0.0.1:{port}; {live} }}
-}}
-"""
+    body = (
+        "    types { application/json json; }\n"
+        "    upstream ukresults_web { server 127.0.0.1:9; }\n"
+        f"    server {{ listen 127.0.0.1:{port}; {local.live_block(live_root)} }}"
     )
-    process = subprocess.Popen([nginx, "-c", str(conf), "-p", str(tmp_path)], stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"nginx did not start: {process.stderr.read().decode()[-500:]}")
-            time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    process.terminate()
-    process.wait(10)
+    config = local.main_config(tmp_path / "nginx", body, connections=64)
+    server = local.start(tmp_path / "nginx", config, port)
+    yield server.base
+    server.stop()
 
 
 def get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
@@ -101,24 +72,93 @@ def test_the_front_serves_each_current_version_compressed_and_cached(front, live
 
 
 def test_the_whole_front_configuration_is_valid(tmp_path):
-    """deploy/nginx.conf as docker-compose mounts it (its upstream and paths made local)."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    """deploy/nginx.conf as docker-compose mounts it (its upstreams and paths made local)."""
     (tmp_path / "cache").mkdir()
-    site = (
-        (ROOT / "deploy" / "nginx.conf")
-        .read_text()
-        .replace("server web:8000;", "server 127.0.0.1:9;")
-        .replace("/etc/nginx/ukresults-live.conf", str(ROOT / "deploy" / "nginx-live.conf"))
-        .replace("/var/cache/nginx/ukresults-api", str(tmp_path / "cache"))
-        .replace("listen 80;", f"listen 127.0.0.1:{free_port()};")
+    site = local.site(
+        listen=f"127.0.0.1:{free_port()}",
+        web="127.0.0.1:9",
+        keying="127.0.0.1:10",
+        snapshots=tmp_path / "snapshots",
+        cache=tmp_path / "cache",
     )
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log warn; events {{}}\n"
-        f"http {{ access_log off; client_body_temp_path {tmp_path}/body; proxy_temp_path {tmp_path}/proxy;\n"
-        f"fastcgi_temp_path {tmp_path}/f; uwsgi_temp_path {tmp_path}/u; scgi_temp_path {tmp_path}/s;\n"
-        f"{site} }}\n"
-    )
-    checked = subprocess.run(
-        [nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)], capture_output=True, text=True
-    )
+    checked = local.check(tmp_path / "nginx", local.main_config(tmp_path / "nginx", site))
     assert checked.returncode == 0, checked.stderr
+
+
+class _Named(http.server.BaseHTTPRequestHandler):
+    """An upstream that answers every request with its server's name and what it was asked."""
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        body = f"{self.server.name} {self.command} {self.path}".encode()  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_front_sends_the_correspondents_to_their_own_servers(tmp_path):
+    """Keying, sign-in, admin and the keying endpoint go to "keying"; the read API, pages and
+    the stream to "web": the public's load never queues a correspondent's request."""
+    upstreams = {}
+    for name in ("web", "keying"):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Named)
+        server.name = name  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        upstreams[name] = server
+    (tmp_path / "cache").mkdir()
+    port = free_port()
+    site = local.site(
+        listen=f"127.0.0.1:{port}",
+        web=f"127.0.0.1:{upstreams['web'].server_address[1]}",
+        keying=f"127.0.0.1:{upstreams['keying'].server_address[1]}",
+        snapshots=tmp_path / "snapshots",
+        cache=tmp_path / "cache",
+    )
+    front = local.start(tmp_path / "nginx", local.main_config(tmp_path / "nginx", site), port)
+    ballot = "/api/v1/ballots/local.trafford.altrincham.2026-05-07/result/"
+    try:
+        answers = {}
+        for method, path in [
+            ("POST", ballot),
+            ("GET", "/keying/"),
+            ("POST", "/keying/ballot/local.trafford.altrincham.2026-05-07/"),
+            ("GET", "/accounts/login/"),
+            ("GET", "/admin/"),
+            ("GET", "/api/v1/events/?since=0"),
+            ("GET", "/api/v1/ballots/"),
+            ("GET", "/map/"),
+            ("GET", "/live/stream?date=2026-05-07"),
+            ("GET", "/"),
+        ]:
+            request = urllib.request.Request(  # noqa: S310 - a loopback http URL
+                front.base + path, method=method, data=b"{}" if method == "POST" else None
+            )
+            with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+                answers[(method, path)] = response.read().decode().split(" ", 2)
+    finally:
+        front.stop()
+        for server in upstreams.values():
+            server.shutdown()
+    assert {key: value[0] for key, value in answers.items()} == {
+        ("POST", ballot): "keying",
+        ("GET", "/keying/"): "keying",
+        ("POST", "/keying/ballot/local.trafford.altrincham.2026-05-07/"): "keying",
+        ("GET", "/accounts/login/"): "keying",
+        ("GET", "/admin/"): "keying",
+        ("GET", "/api/v1/events/?since=0"): "web",
+        ("GET", "/api/v1/ballots/"): "web",
+        ("GET", "/map/"): "web",
+        ("GET", "/live/stream?date=2026-05-07"): "web",
+        ("GET", "/"): "web",
+    }
+    # Passed on as asked.
+    assert answers[("POST", ballot)][1:] == ["POST", ballot]
