@@ -547,7 +547,7 @@ class LiveApp:
             found = server.prepared(*located) if located else None
             if found is not None and found.gzipped is None:
                 # Compressed once per version, off the event loop; kept afterwards.
-                await asyncio.to_thread(found.compress)
+                await asyncio.to_thread(server.compress, located, found)  # type: ignore[arg-type]
         status, response_headers, body = server.respond(
             relpath, headers.get(b"if-none-match"), gzip_ok=gzip_ok
         )
@@ -633,10 +633,13 @@ Headers = list[tuple[bytes, bytes]]
 class _Prepared:
     """One version of one document, with its responses' headers built once."""
 
-    __slots__ = ("body", "gzipped", "gzipped_headers", "headers", "not_modified", "strong", "weak")
+    __slots__ = (
+        "accounted", "body", "gzipped", "gzipped_headers", "headers", "not_modified", "strong", "weak"
+    )
 
     def __init__(self, digest: str, body: bytes, cache_control: bytes, location: bytes | None) -> None:
         self.body = body
+        self.accounted = 0  # bytes counted against the server's budget (DocumentServer)
         self.strong = f'"{digest}"'.encode()
         self.weak = b"W/" + self.strong
         compressible = len(body) > GZIP_MINIMUM
@@ -677,15 +680,19 @@ class DocumentServer:
     both carry the content hash as ETag and answer 304 to a matching ``If-None-Match``;
     a client accepting gzip gets documents over 1 KB compressed (same hash, weak ETag);
     anything else is 404. Versions never change, so each is read, and its headers built,
-    once per process (least recently used out beyond ``max_bytes``); a request costs one
-    ``readlink`` and dictionary look-ups. Thread-safe.
+    once per process; a request costs one ``readlink`` and dictionary look-ups. Thread-safe.
+
+    Memory is bounded: a pointer's version leaves as soon as the pointer names a newer one
+    (all night long every declaration supersedes the national document), and beyond
+    ``max_bytes`` (bodies and compressed copies) the least recently used go.
     """
 
-    def __init__(self, root: Path, *, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, root: Path, *, max_bytes: int = 32 * 1024 * 1024) -> None:
         self.root = root
         self.prefix = f"{root}/"
         self.max_bytes = max_bytes
         self._prepared: OrderedDict[tuple[str, str, bool], _Prepared] = OrderedDict()
+        self._current: dict[str, tuple[str, str, bool]] = {}  # pointer path -> its entry
         self._size = 0
         self._links: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -734,11 +741,40 @@ class DocumentServer:
         with self._lock:
             if key not in self._prepared:
                 self._prepared[key] = made
-                self._size += len(body)
+                made.accounted = len(body)
+                self._size += made.accounted
+                if not versioned:
+                    superseded = self._current.get(path)
+                    self._current[path] = key
+                    if superseded is not None and superseded != key:
+                        self._drop(superseded)
                 while self._size > self.max_bytes and len(self._prepared) > 1:
-                    _, dropped = self._prepared.popitem(last=False)
-                    self._size -= len(dropped.body)
+                    self._drop(next(iter(self._prepared)))
         return made
+
+    def compress(self, key: tuple[str, str, bool], found: _Prepared) -> None:
+        """Compress ``found`` (the entry of ``key``) and count the copy against the budget."""
+        if found.gzipped is not None:
+            return
+        found.compress()
+        with self._lock:
+            if self._prepared.get(key) is found and found.gzipped is not found.body:
+                extra = len(found.gzipped or b"")
+                found.accounted += extra
+                self._size += extra
+
+    def _drop(self, key: tuple[str, str, bool]) -> None:
+        """Forget one entry (the lock held)."""
+        dropped = self._prepared.pop(key, None)
+        if dropped is not None:
+            self._size -= dropped.accounted
+            if not key[2] and self._current.get(key[1]) == key:
+                del self._current[key[1]]
+
+    @property
+    def size(self) -> int:
+        """Bytes held (bodies and compressed copies)."""
+        return self._size
 
     def respond(
         self, path: str, if_none_match: bytes | str | None, *, gzip_ok: bool = False
@@ -754,7 +790,7 @@ class DocumentServer:
             if wanted in (found.strong, found.weak) or etag_matches(wanted, located[0]):
                 return 304, found.not_modified, b""
         if gzip_ok:
-            found.compress()
+            self.compress(located, found)  # type: ignore[arg-type]
             return 200, found.gzipped_headers, found.gzipped  # type: ignore[return-value]
         return 200, found.headers, found.body
 
