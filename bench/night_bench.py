@@ -8,23 +8,28 @@ Usage::
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/helper_night REDIS_URL=redis://127.0.0.1:6379/7 \\
       .venv/bin/python bench/night_bench.py [--councils 150] [--duration 600] [--viewers 2000] \\
-        [--api-clients 200] [--correspondents 30] [--web-workers 2] [--port 8710]
-    ... bench/night_bench.py --soak        # one hour at half the load: growth of memory,
-                                            # connections and outbox backlog
+        [--api-clients 200] [--correspondents 30] [--web-workers 2] [--keying-workers 1] \\
+        [--port 8710]                       # uses --port .. --port + 2
+    ... bench/night_bench.py --soak        # the night over one hour, half the clients:
+                                            # growth of memory, connections and outbox backlog
     ... bench/night_bench.py --quick       # a small smoke run (a few councils, one minute)
 
 What runs (all on 127.0.0.1, in ``bench/out/night/``):
 
-- uvicorn ``config.asgi:application`` (``--web-workers`` processes), a Celery worker and Celery
-  beat (the reconciler), with ``bench/night_settings.py``: the local settings with DEBUG off and
-  a pool of 8 PostgreSQL connections per process;
+- the production shape of docker-compose.yml: the front (nginx with ``deploy/nginx.conf``,
+  rendered by ``deploy/local.py``) on ``--port``, serving the live documents from disk and
+  the read API's micro-cache, before uvicorn ``config.asgi:application`` as "web"
+  (``--web-workers`` processes, a pool of 8 PostgreSQL connections each) and as "keying"
+  (``--keying-workers``, a pool of 10) for the correspondents; a Celery worker and Celery beat
+  (the reconciler) with persistent connections; all with ``bench/night_settings.py`` (the
+  local settings with DEBUG off);
 - **correspondents** (one process): the replay's steps (``results.replay.build_actions``,
   double keying, 5 % wrong first keyings, 1 % corrections) on the replay's timetable; every
   keying is a ``POST /api/v1/ballots/<id>/result/`` by one of ``--correspondents`` accounts
   (integration tokens, each assigned to its councils), at most one request at a time per
   correspondent; count states, dispute resolutions, corrections and approvals go through the
   same services in-process (they have no JSON endpoint);
-- **viewers** (one process, asyncio): ``--viewers`` connections to ``/live/stream``; a tenth of
+- **viewers** (one process, asyncio): ``--viewers`` connections to ``/live/stream``; 2 % of
   them ("instrumented") first load ``national.json`` and then apply every event, as the map
   does, and time each event against the keying's acknowledgement;
 - **API clients** (one process, asyncio): ``--api-clients`` clients, each with its own API key,
@@ -50,6 +55,7 @@ import datetime as dt
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -1203,6 +1209,9 @@ def orchestrate(cfg: Config) -> int:
             print(f"port {cfg.port} is in use", file=sys.stderr)
             return 2
     load_before = os.getloadavg()[0]
+    # An earlier run's documents would be served (from disk, by the front) until the first
+    # publication of this one: a map loading them would hold that run's later versions.
+    shutil.rmtree(OUT / "snapshots", ignore_errors=True)
     print("preparing: migrate, boundaries, parties, the night, accounts and keys…", flush=True)
     setup = prepare(cfg)
     print(
@@ -1402,10 +1411,7 @@ def main() -> int:
         cfg.viewers, cfg.api_clients, cfg.correspondents = min(cfg.viewers, 200), min(cfg.api_clients, 20), 6
         cfg.drain_seconds = 60
     elif args.soak:
-        # Every council stored holds an election (about 8,000 ballots): over the hour, about
-        # 40 % of the declaration rate of the ten-minute night; half its viewers, API clients
-        # and correspondents.
-        cfg.mode, cfg.duration, cfg.councils = "soak", 3600, max(cfg.councils, 1000)
+        cfg.mode, cfg.duration = "soak", 3600
         cfg.viewers, cfg.api_clients = cfg.viewers // 2, cfg.api_clients // 2
         cfg.correspondents = max(2, cfg.correspondents // 2)
     return orchestrate(cfg)

@@ -125,10 +125,9 @@ http {{
 
 def live_locations(root: Path) -> str:
     """deploy/nginx-live.conf, serving ``root`` instead of the container's /srv/snapshots."""
-    text = (ROOT / "deploy" / "nginx-live.conf").read_text()
-    if "/srv/snapshots/" not in text:
-        raise SystemExit("deploy/nginx-live.conf no longer serves /srv/snapshots/: update the bench")
-    return text.replace("/srv/snapshots/", f"{root}/")
+    from deploy import local  # ROOT is on sys.path by then (main)
+
+    return local.live_block(root)
 
 
 def main() -> None:
