@@ -758,7 +758,8 @@ class DocumentServer:
             return
         found.compress()
         with self._lock:
-            if self._prepared.get(key) is found and found.gzipped is not found.body:
+            # Counted once, even when two requests compressed it at the same time.
+            if self._prepared.get(key) is found and found.accounted == len(found.body):
                 extra = len(found.gzipped or b"")
                 found.accounted += extra
                 self._size += extra
