@@ -141,27 +141,22 @@ def submit_result(
         raise ApplicationError(
             f"Unknown correction reason {correction_reason!r}.", code="invalid", field="correction_reason"
         )
-    if client_token:
-        earlier = _submission_for_token(client_token, ballot)
-        if earlier is not None:
-            return SubmissionOutcome(Result.objects.get(ballot=ballot), earlier, "duplicate")
-    if ballot.cancelled:
-        raise ApplicationError(
-            f"{ballot.ballot_paper_id} was cancelled: it has no result.", code="ballot_cancelled",
-            field="ballot",
-        )
     fingerprint = figures.fingerprint()
 
     with transaction.atomic():
-        Ballot.objects.select_for_update().only("id").get(pk=ballot.pk)
-        # Checked under the lock, so the candidate list cannot change underneath.
-        report = validate_figures(ballot=ballot, figures=figures, confirm_warnings=confirm_warnings)
-        result, _ = Result.objects.select_for_update().get_or_create(ballot=ballot)
+        result, created = _lock_ballot_result(ballot)
         if client_token:
-            # A concurrent retry may have committed while we waited for the lock.
+            # Under the lock: a retry that arrives while its first attempt commits finds it.
             earlier = _submission_for_token(client_token, ballot)
             if earlier is not None:
                 return SubmissionOutcome(result, earlier, "duplicate")
+        if ballot.cancelled:
+            raise ApplicationError(
+                f"{ballot.ballot_paper_id} was cancelled: it has no result.", code="ballot_cancelled",
+                field="ballot",
+            )
+        # Checked under the lock, so the candidate list cannot change underneath.
+        report = validate_figures(ballot=ballot, figures=figures, confirm_warnings=confirm_warnings)
         current = result.current_submission
         same_as_current = current is not None and current.figures_hash == fingerprint
         transition = _decide(
@@ -184,7 +179,7 @@ def submit_result(
         )
         previous = ResultFigures.from_canonical(current.figures) if current else None
         if adopt:
-            _apply_figures(result, figures, report.elected, source=source.strip())
+            _apply_figures(result, figures, report.elected, source=source.strip(), new=created)
             result.current_submission = submission
         result.status = new_status
         result.count_state = CountState.DECLARED
@@ -212,8 +207,26 @@ def submit_result(
     return SubmissionOutcome(result, submission, "accepted", report.warnings)
 
 
+def _lock_ballot_result(ballot: Ballot) -> tuple[Result, bool]:
+    """Lock the ballot, then read (or create) its result with its current submission.
+    (result, created). Every writer of a result holds its ballot's lock, so the result cannot
+    be created by anyone else in between."""
+    Ballot.objects.select_for_update().only("id").get(pk=ballot.pk)
+    # of=("self",): PostgreSQL cannot lock the nullable side of the current_submission join.
+    result = (
+        Result.objects.select_for_update(of=("self",))
+        .select_related("current_submission")
+        .filter(ballot=ballot)
+        .first()
+    )
+    if result is not None:
+        return result, False
+    return Result.objects.create(ballot=ballot), True
+
+
 def _submission_for_token(client_token: str, ballot: Ballot) -> Submission | None:
-    earlier = Submission.objects.filter(client_token=client_token).first()
+    # Unordered: the model's ordering (by ballot, through its own ordering) costs joins.
+    earlier = Submission.objects.filter(client_token=client_token).order_by().first()
     if earlier is not None and earlier.ballot_id != ballot.pk:
         raise ApplicationError(
             "This submission token was already used for another ballot.", code="token_reused",
@@ -298,8 +311,11 @@ def _decide(
     return ResultStatus.DISPUTED, None, False
 
 
-def _apply_figures(result: Result, figures: ResultFigures, elected: set[int], *, source: str) -> None:
-    """Copy accepted figures onto the result and its candidate and STV rows.
+def _apply_figures(
+    result: Result, figures: ResultFigures, elected: set[int], *, source: str, new: bool = False
+) -> None:
+    """Copy accepted figures onto the result and its candidate and STV rows (``new``: the
+    result was created in this transaction, so it has none yet).
 
     Caller holds the ballot lock.
     """
@@ -314,7 +330,7 @@ def _apply_figures(result: Result, figures: ResultFigures, elected: set[int], *,
     result.declared_at = figures.declared_at or result.declared_at
     result.source = source
 
-    existing = {cr.candidacy_id: cr for cr in result.candidate_results.all()} if result.pk else {}
+    existing = {cr.candidacy_id: cr for cr in result.candidate_results.all()} if result.pk and not new else {}
     to_create, to_update = [], []
     for c in figures.candidates:
         row = existing.pop(c.candidacy_id, None)
@@ -329,11 +345,12 @@ def _apply_figures(result: Result, figures: ResultFigures, elected: set[int], *,
     CandidateResult.objects.bulk_update(to_update, ["votes", "elected", "won_by_lot"])
     if existing:
         CandidateResult.objects.filter(pk__in=[r.pk for r in existing.values()]).delete()
-    _apply_stv(result, figures)
+    _apply_stv(result, figures, new=new)
 
 
-def _apply_stv(result: Result, figures: ResultFigures) -> None:
-    StvCount.objects.filter(result=result).delete()
+def _apply_stv(result: Result, figures: ResultFigures, *, new: bool = False) -> None:
+    if not new:
+        StvCount.objects.filter(result=result).delete()
     if figures.stv_quota is None and not figures.stv_stages:
         return
     first = {c.candidacy_id: Decimal(c.votes or 0) for c in figures.candidates}
@@ -405,8 +422,7 @@ def set_count_state(*, ballot: Ballot, state: str, actor: AbstractBaseUser | Non
             code="invalid", field="count_state",
         )
     with transaction.atomic():
-        Ballot.objects.select_for_update().only("id").get(pk=ballot.pk)
-        result, _ = Result.objects.select_for_update().get_or_create(ballot=ballot)
+        result, _ = _lock_ballot_result(ballot)
         if result.count_state == state:
             return result
         result.count_state = state
