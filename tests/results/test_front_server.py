@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import http.server
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -162,3 +163,68 @@ def test_the_front_sends_the_correspondents_to_their_own_servers(tmp_path):
     }
     # Passed on as asked.
     assert answers[("POST", ballot)][1:] == ["POST", ballot]
+
+
+class _Counting(http.server.BaseHTTPRequestHandler):
+    """An API upstream whose every answer is new: ``answer <n>``, cacheable for 1 s and then
+    usable stale for 1 s more while it is refreshed, as the API's live documents are."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.server.count += 1  # type: ignore[attr-defined]
+        body = f"answer {self.server.count}".encode()  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Cache-Control", "public, max-age=1, stale-while-revalidate=1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_api_micro_cache_never_serves_older_than_the_documents_own_stale_window(tmp_path):
+    """A result asked for again long after its cached copy went stale is read fresh, not
+    served from the cache once more while it is refreshed: within max-age the cache answers,
+    within stale-while-revalidate it may answer stale, and after that never."""
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
+    upstream.count = 0  # type: ignore[attr-defined]
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    (tmp_path / "cache").mkdir()
+    port = free_port()
+    site = local.site(
+        listen=f"127.0.0.1:{port}",
+        web=f"127.0.0.1:{upstream.server_address[1]}",
+        keying="127.0.0.1:10",
+        snapshots=tmp_path / "snapshots",
+        cache=tmp_path / "cache",
+    )
+    front = local.start(tmp_path / "nginx", local.main_config(tmp_path / "nginx", site), port)
+    url = front.base + "/api/v1/results/local.trafford.altrincham.2026-05-07/"
+    try:
+        first = get(url)[2]
+        assert get(url)[2] == first  # within max-age: the cached copy
+        time.sleep(3.5)  # past max-age and the stale window
+        later = get(url)[2]
+    finally:
+        front.stop()
+        upstream.shutdown()
+    assert (first, later) == (b"answer 1", b"answer 2")
+
+
+def test_the_front_lets_go_of_idle_upstream_connections_before_the_application_server_does():
+    """Otherwise a request can go out on a connection uvicorn is closing: a 502 (seen on a
+    night run as "upstream prematurely closed connection"), and nginx never retries a POST."""
+    import re
+
+    from uvicorn.config import Config
+
+    compose = (ROOT / "docker-compose.yml").read_text()
+    assert "--timeout-keep-alive" not in compose  # uvicorn's default applies
+    application = Config(app="config.asgi:application").timeout_keep_alive
+    upstreams = re.findall(r"upstream (\w+) \{(.*?)\}", (ROOT / "deploy" / "nginx.conf").read_text(), re.S)
+    assert {name for name, _ in upstreams} == {"ukresults_web", "ukresults_keying"}
+    for name, block in upstreams:
+        found = re.search(r"keepalive_timeout (\d+)s;", block)
+        assert found is not None, f"{name} keeps idle connections for nginx's default 60 s"
+        assert int(found.group(1)) < application, name
