@@ -163,6 +163,7 @@ def publish_day(date: dt.date, *, full: bool = False) -> PublishReport:
     """
     root = Path(settings.SNAPSHOT_ROOT)
     report = PublishReport(date=date)
+    started = time.monotonic()
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql":
@@ -170,6 +171,7 @@ def publish_day(date: dt.date, *, full: bool = False) -> PublishReport:
                 with connection.cursor() as cursor:
                     cursor.execute("SET LOCAL lock_timeout = '15s'; SET LOCAL statement_timeout = '60s'")
             day = _lock_day(date)
+            locked = time.monotonic()
             pending = {
                 row["id"]: (row["version"], row["ballot__election__council_id"])
                 for row in Result.objects.filter(
@@ -200,6 +202,11 @@ def publish_day(date: dt.date, *, full: bool = False) -> PublishReport:
                 later = invalidate_days(council_ids={c for _, c in pending.values()}, after=date)
                 if later:
                     logger.info("publication: %d later day(s) to rebuild after %s", later, date)
+        logger.info(
+            "publication: %s, %d result(s), %d document(s)%s; waited %.0f ms for the day, %.0f ms in all",
+            date, len(report.published), report.documents, " (in full)" if report.full else "",
+            (locked - started) * 1000, (time.monotonic() - started) * 1000,
+        )
     except BaseException:
         _NATIONAL_CACHE.forget(date)
         raise
