@@ -14,6 +14,9 @@ Usage::
                                             # growth of memory, connections and outbox backlog
     ... bench/night_bench.py --quick       # a small smoke run (a few councils, one minute)
 
+With ``NIGHT_WORKER_LOGLEVEL=INFO`` the worker logs each publication (results, documents, the
+wait for the day's lock, the duration) in ``bench/out/night/celery-worker.log``.
+
 What runs (all on 127.0.0.1, in ``bench/out/night/``):
 
 - the production shape of docker-compose.yml: the front (nginx with ``deploy/nginx.conf``,
@@ -55,6 +58,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -101,6 +105,11 @@ class Config:
     mode: str = "night"
     instrumented_share: float = 0.02
     browser: bool = True
+    # The niceness of the processes that only make load (the stream viewers that measure
+    # nothing, the browser): on a real night they are other people's machines, so here they
+    # take what CPU the platform leaves. The processes that measure (correspondents,
+    # instrumented viewers, API clients) run at the platform's priority.
+    load_nice: int = 10
 
     @property
     def base(self) -> str:
@@ -266,12 +275,13 @@ class ViewerStats:
     errors: Counter = field(default_factory=Counter)
     events: int = 0
     heartbeats: int = 0
-    latencies: list[tuple[str, int, float]] = field(default_factory=list)  # (ballot, v, received at)
+    # (ballot, version, received at, stream event id: the Redis id starts with its append time in ms)
+    latencies: list[tuple[str, int, float, str]] = field(default_factory=list)
     states: list[dict[str, Any]] = field(default_factory=list)  # instrumented viewers' final wards
 
 
 async def viewer(cfg: Config, index: int, stats: ViewerStats, stop: asyncio.Event) -> None:
-    instrumented = index < max(1, int(cfg.viewers * cfg.instrumented_share))
+    instrumented = index < instrumented_count(cfg)
     wards: dict[str, dict[str, Any]] = {}
     last_id = ""
     if instrumented:
@@ -321,10 +331,25 @@ async def viewer(cfg: Config, index: int, stats: ViewerStats, stop: asyncio.Even
             else:
                 stats.reconnects += 1
             chunked = response_headers.get("transfer-encoding", "").lower() == "chunked"
-            buffer = b""
+            buffer = tail = b""
             event_id, event_type, data = "", "", b""
-            async for piece in chunks(reader, chunked):
+            # Most viewers only hold their stream: they read it raw (chunk framing and all)
+            # and count its events, which keeps the load generator's share of the CPU down.
+            async for piece in chunks(reader, chunked and instrumented):
                 received = time.time()
+                if not instrumented:
+                    # The last complete event's id is kept to resume with.
+                    joined = tail + piece
+                    stats.events += joined.count(b"event: ward") - tail.count(b"event: ward")
+                    stats.heartbeats += joined.count(b"event: heartbeat") - tail.count(b"event: heartbeat")
+                    end = joined.rfind(b"\n\n")
+                    start = joined.rfind(b"id: ", 0, end) if end >= 0 else -1
+                    if start >= 0:
+                        last_id = joined[start + 4 : joined.index(b"\n", start)].decode()
+                    tail = joined[-64:]
+                    if stop.is_set():
+                        break
+                    continue
                 # One split per piece (a client that is behind gets its events joined into
                 # one large piece: splitting line by line off the front would be quadratic).
                 *lines, buffer = (buffer + piece).split(b"\n")
@@ -340,7 +365,7 @@ async def viewer(cfg: Config, index: int, stats: ViewerStats, stop: asyncio.Even
                                     entry.pop(extra, None)
                                 wards[ward] = {**wards.get(ward, {}), **entry}
                                 stats.latencies.append(
-                                    (entry.get("ballot", ""), int(entry.get("v", 0)), received)
+                                    (entry.get("ballot", ""), int(entry.get("v", 0)), received, event_id)
                                 )
                         elif event_type == "heartbeat":
                             stats.heartbeats += 1
@@ -365,15 +390,22 @@ async def viewer(cfg: Config, index: int, stats: ViewerStats, stop: asyncio.Even
             writer.close()
 
 
-async def run_viewers(cfg: Config, result_path: Path) -> None:
+def instrumented_count(cfg: Config) -> int:
+    return max(1, int(cfg.viewers * cfg.instrumented_share))
+
+
+async def run_viewers(cfg: Config, result_path: Path, indices: range) -> None:
+    """The viewers ``indices`` (the instrumented ones, below ``instrumented_count``, run in a
+    process of their own: each real viewer has its own machine, and their clocks must not
+    wait behind thousands of other connections)."""
     stats = ViewerStats()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     tasks = []
-    for i in range(cfg.viewers):
+    for n, i in enumerate(indices):
         tasks.append(asyncio.create_task(viewer(cfg, i, stats, stop)))
-        if i % 50 == 49:
+        if n % 50 == 49:
             await asyncio.sleep(0.05)  # connect in waves, as browsers do
     await stop.wait()
     await asyncio.sleep(0.5)
@@ -393,6 +425,21 @@ async def run_viewers(cfg: Config, result_path: Path) -> None:
             }
         )
     )
+
+
+def merge_viewers(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The viewers' figures from their processes, as one."""
+    if not parts:
+        return {}
+    errors: Counter = Counter()
+    for part in parts:
+        errors.update(part.get("errors", {}))
+    merged: dict[str, Any] = {"errors": dict(errors)}
+    for key in ("connected", "reconnects", "events", "heartbeats"):
+        merged[key] = sum(part.get(key, 0) for part in parts)
+    for key in ("latencies", "states"):
+        merged[key] = [item for part in parts for item in part.get(key, [])]
+    return merged
 
 
 # ------------------------------------------------------------------------------ API clients
@@ -511,6 +558,12 @@ def figures_body(figures: Any, source: str, token: str) -> dict[str, Any]:
     return body
 
 
+def one_line(text: str) -> str:
+    """An error body as one line of text for the report's table (an HTML error page's tags
+    and line breaks would break it)."""
+    return " ".join(re.sub(r"<[^>]*>", " ", text).split()).replace("|", "/")
+
+
 def run_correspondents(cfg: Config, setup_path: Path, result_path: Path) -> None:
     """Play the night: keyings over HTTP, the other steps through the services."""
     import django
@@ -603,7 +656,7 @@ def run_correspondents(cfg: Config, setup_path: Path, result_path: Path) -> None
                 if status in (200, 201):
                     acks.append((action.ballot.ballot_paper_id, json.loads(data)["version"], finished))
                 elif not (status == 400 and action.expect == "refused"):
-                    errors[f"key: HTTP {status}: {data[:200].decode(errors='replace')}"] += 1
+                    errors[f"key: HTTP {status}: {one_line(data[:200].decode(errors='replace'))}"] += 1
             finally:
                 done.set_result(None)
 
@@ -774,10 +827,18 @@ class Processes:
     def __init__(self) -> None:
         self.procs: list[tuple[str, subprocess.Popen]] = []
 
-    def start(self, role: str, args: list[str], env: dict[str, str], log: str) -> subprocess.Popen:
+    def start(
+        self, role: str, args: list[str], env: dict[str, str], log: str, nice: int = 0
+    ) -> subprocess.Popen:
         handle = open(OUT / log, "w")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=(lambda: os.nice(nice)) if nice else None,  # noqa: PLW1509 - no threads yet
         )
         self.procs.append((role, proc))
         return proc
@@ -818,7 +879,18 @@ def front_command(cfg: Config) -> list[str]:
         cache=work / "cache",
     )
     connections = 2 * (cfg.viewers + cfg.api_clients + cfg.correspondents) + 1024
-    (work / "nginx.conf").write_text(local.main_config(work, site, connections=connections))
+    text = local.main_config(work, site, connections=connections)
+    # The keyings as the front saw them (from the request's first byte to the response's
+    # last, and the upstream's share): the server's side of the correspondents' latency.
+    (work / "keying-times.log").unlink(missing_ok=True)
+    text = text.replace(
+        "access_log off;",
+        "log_format keying_times '$request_method $uri $status $request_time $upstream_response_time';\n"
+        "    map $request_method $keying_post { POST 1; default 0; }\n"
+        f"    access_log {work}/keying-times.log keying_times if=$keying_post;",
+        1,
+    )
+    (work / "nginx.conf").write_text(text)
     return [local.nginx_binary(), "-c", str(work / "nginx.conf"), "-p", str(work)]
 
 
@@ -912,6 +984,8 @@ def browser_thread(
     try:
         from playwright.sync_api import sync_playwright
 
+        # Linux keeps a niceness per thread, and the browser inherits this thread's.
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), cfg.load_nice)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path="/usr/bin/chromium",
@@ -1098,7 +1172,8 @@ def summarise(
         f"{viewers.get('reconnects', 0)} reconnections), {cfg.api_clients} API clients, "
         f"{cfg.correspondents} correspondents; nginx front (deploy/nginx.conf) before uvicorn "
         f"web ({cfg.web_workers} workers) and keying ({cfg.keying_workers}), Celery worker "
-        f"concurrency {cfg.celery_concurrency}.",
+        f"concurrency {cfg.celery_concurrency}. The viewers that only make load and the browser ran "
+        f"at nice {cfg.load_nice}, the measuring clients at the platform's priority.",
         "",
         "| figure | value | goal |",
         "|---|---|---|",
@@ -1112,6 +1187,22 @@ def summarise(
         f"({len(key_latencies)} keyings: {', '.join(f'{n}× {s}' for s, n in sorted(key_status.items()))}) "
         f"| p99 < 250 ms |"
     )
+    front_times = OUT / "front" / "keying-times.log"
+    if front_times.exists():
+        at_front, upstream = [], []
+        for line in front_times.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 5 and parts[1].startswith("/api/v1/ballots/"):
+                with contextlib.suppress(ValueError):
+                    at_front.append(float(parts[3]))
+                    upstream.append(float(parts[4]))
+        if at_front:
+            lines.append(
+                f"| the same keyings at the front (nginx): whole request / keying server p50 / p95 / p99 | "
+                f"{percentile(at_front, 50) * 1000:.0f} / {percentile(at_front, 95) * 1000:.0f} / "
+                f"{percentile(at_front, 99) * 1000:.0f} ms and {percentile(upstream, 50) * 1000:.0f} / "
+                f"{percentile(upstream, 95) * 1000:.0f} / {percentile(upstream, 99) * 1000:.0f} ms | |"
+            )
     others = [o[0] for o in keyers["other"]]
     if others:
         lines.append(
@@ -1120,14 +1211,26 @@ def summarise(
             f"({len(others)}) | |"
         )
     acks = {(b, v): t for b, v, t in keyers["acks"]}
-    publish = [
-        max(0.0, received - acks[(b, v)]) for b, v, received in viewers.get("latencies", []) if (b, v) in acks
-    ]
+    publish, to_stream, from_stream = [], [], []
+    for b, v, received, event_id in viewers.get("latencies", []):
+        if (b, v) not in acks:
+            continue
+        publish.append(max(0.0, received - acks[(b, v)]))
+        appended = int(event_id.split("-")[0]) / 1000 if "-" in event_id else None
+        if appended is not None:
+            to_stream.append(max(0.0, appended - acks[(b, v)]))
+            from_stream.append(max(0.0, received - appended))
     lines.append(
         f"| publish to browser p50 / p99 | {percentile(publish, 50) * 1000:.0f} / "
         f"{percentile(publish, 99) * 1000:.0f} ms ({len(publish)} events at instrumented viewers) "
         "| p99 < 1 s |"
     )
+    if to_stream:
+        lines.append(
+            f"| of which keying to the stream (publisher) / stream to viewer (fan-out) p50 / p99 | "
+            f"{percentile(to_stream, 50) * 1000:.0f} / {percentile(to_stream, 99) * 1000:.0f} ms and "
+            f"{percentile(from_stream, 50) * 1000:.0f} / {percentile(from_stream, 99) * 1000:.0f} ms | |"
+        )
     api = pollers.get("latencies", [])
     statuses = pollers.get("statuses", {})
     api_total = sum(statuses.values()) + sum(pollers.get("errors", {}).values())
@@ -1170,8 +1273,8 @@ def summarise(
         "Processes (CPU % of one core, mean and max over the run; memory (PSS) at the first sample, the "
         "last and the maximum):",
         "",
-        "| process | count | CPU mean | CPU max | memory first | last | max | growth |",
-        "|---|---|---|---|---|---|---|---|",
+        "| process | count | CPU mean | CPU max | memory first | last | max | growth | growth, second half |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     samples = sampler.samples
     warm = samples[min(len(samples) - 1, 12 if cfg.mode == "soak" else 1) :] if samples else []
@@ -1183,19 +1286,35 @@ def summarise(
             continue
         count = max(s["roles"][role]["processes"] for s in samples if role in s["roles"])
         growth = (rss[-1] - rss[0]) / rss[0] if rss[0] else 0.0
+        # From the middle of the run: what a process keeps adding once the night's data and
+        # caches have filled in (a leak keeps growing; a filled cache does not).
+        middle = rss[len(rss) // 2]
+        late = (rss[-1] - middle) / middle if middle else 0.0
         lines.append(
             f"| {role} | {count} | {statistics.fmean(cpu):.0f} | {max(cpu):.0f} | {rss[0] / 2**20:.0f} MB | "
-            f"{rss[-1] / 2**20:.0f} MB | {max(rss) / 2**20:.0f} MB | {growth:+.1%} |"
+            f"{rss[-1] / 2**20:.0f} MB | {max(rss) / 2**20:.0f} MB | {growth:+.1%} | {late:+.1%} |"
         )
+    lines += [
+        "",
+        "The platform's processes are the front, uvicorn, Celery and PostgreSQL; the others are the "
+        "load and measuring clients, which keep every figure they measure in memory until the end.",
+    ]
     if samples:
         connections = [s["pg_connections"] for s in warm]
         backlog = [s["backlog"] for s in samples]
+
+        def by_quarter(values: list[int]) -> str:
+            bounds = [round(len(values) * q / 4) for q in range(5)]
+            pairs = zip(bounds, bounds[1:], strict=False)
+            return " / ".join(str(max(values[a:b])) for a, b in pairs if b > a)
+
         lines += [
             "",
             f"PostgreSQL connections to the database: first {connections[0]}, last {connections[-1]}, "
-            f"max {max(connections)} (the whole server: max "
-            f"{max(s.get('pg_server_connections', 0) for s in samples)}). Outbox backlog (results "
-            f"behind their publication): max {max(backlog)}, at the end {backlog[-1]}.",
+            f"max {max(connections)}, max in each quarter of the run {by_quarter(connections)} (the whole "
+            f"server: max {max(s.get('pg_server_connections', 0) for s in samples)}). Outbox backlog "
+            f"(results behind their publication): max {max(backlog)}, max in each quarter "
+            f"{by_quarter(backlog)}, at the end {backlog[-1]}.",
         ]
     return lines
 
@@ -1212,6 +1331,9 @@ def orchestrate(cfg: Config) -> int:
     # An earlier run's documents would be served (from disk, by the front) until the first
     # publication of this one: a map loading them would hold that run's later versions.
     shutil.rmtree(OUT / "snapshots", ignore_errors=True)
+    shutil.rmtree(OUT / "front" / "cache", ignore_errors=True)  # the API micro-cache of the front
+    for name in ("viewers.json", "watchers.json", "pollers.json", "correspondents.json"):
+        (OUT / name).unlink(missing_ok=True)  # an earlier run's figures are never read as this one's
     print("preparing: migrate, boundaries, parties, the night, accounts and keys…", flush=True)
     setup = prepare(cfg)
     print(
@@ -1272,7 +1394,7 @@ def orchestrate(cfg: Config) -> int:
                 "config",
                 "worker",
                 "--loglevel",
-                "WARNING",
+                os.environ.get("NIGHT_WORKER_LOGLEVEL", "WARNING"),
                 "--concurrency",
                 str(cfg.celery_concurrency),
                 "--without-gossip",
@@ -1306,7 +1428,7 @@ def orchestrate(cfg: Config) -> int:
 
         def brake() -> None:
             print("too many PostgreSQL connections on the server: stopping the load", flush=True)
-            processes.stop(["correspondents", "viewers", "API clients"], timeout=60)
+            processes.stop(["correspondents", "viewers", "viewers (instrumented)", "API clients"], timeout=60)
 
         sampler = Sampler(processes, cfg, brake)
         sampler.start()
@@ -1317,7 +1439,17 @@ def orchestrate(cfg: Config) -> int:
                 target=browser_thread, args=(cfg, browser_ready, browser_halt, browser), daemon=True
             ).start()
         processes.start(
-            "viewers", [*me, "--role", "viewers", "--config", str(config_path)], env, "viewers.log"
+            "viewers",
+            [*me, "--role", "viewers", "--config", str(config_path)],
+            env,
+            "viewers.log",
+            nice=cfg.load_nice,
+        )
+        processes.start(
+            "viewers (instrumented)",
+            [*me, "--role", "watchers", "--config", str(config_path)],
+            env,
+            "watchers.log",
         )
         processes.start(
             "API clients", [*me, "--role", "pollers", "--config", str(config_path)], env, "pollers.log"
@@ -1346,10 +1478,12 @@ def orchestrate(cfg: Config) -> int:
                 break
         time.sleep(5)
         browser_halt.set()
-        processes.stop(["viewers", "API clients"])
+        processes.stop(["viewers", "viewers (instrumented)", "API clients"])
         time.sleep(3)
         keyers = json.loads((OUT / "correspondents.json").read_text())
-        viewers = json.loads((OUT / "viewers.json").read_text()) if (OUT / "viewers.json").exists() else {}
+        viewers = merge_viewers(
+            [json.loads(p.read_text()) for p in (OUT / "viewers.json", OUT / "watchers.json") if p.exists()]
+        )
         pollers = json.loads((OUT / "pollers.json").read_text()) if (OUT / "pollers.json").exists() else {}
         for _ in range(60):
             if "wards" in browser or "error" in browser or not cfg.browser:
@@ -1390,7 +1524,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="A small smoke run.")
     parser.add_argument("--soak", action="store_true", help="One hour at half the load.")
     parser.add_argument("--no-browser", action="store_true")
-    parser.add_argument("--role", choices=["viewers", "pollers", "correspondents"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--role", choices=["viewers", "watchers", "pollers", "correspondents"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -1398,7 +1534,9 @@ def main() -> int:
         cfg = Config(**json.loads(args.config.read_text()))
         setup = json.loads((OUT / "setup.json").read_text())
         if args.role == "viewers":
-            asyncio.run(run_viewers(cfg, OUT / "viewers.json"))
+            asyncio.run(run_viewers(cfg, OUT / "viewers.json", range(instrumented_count(cfg), cfg.viewers)))
+        elif args.role == "watchers":
+            asyncio.run(run_viewers(cfg, OUT / "watchers.json", range(instrumented_count(cfg))))
         elif args.role == "pollers":
             asyncio.run(run_pollers(cfg, setup["keys"][: cfg.api_clients], OUT / "pollers.json"))
         else:
