@@ -10,8 +10,10 @@ Usage::
       .venv/bin/python bench/night_bench.py [--councils 150] [--duration 600] [--viewers 2000] \\
         [--api-clients 200] [--correspondents 30] [--web-workers 2] [--keying-workers 1] \\
         [--port 8710]                       # uses --port .. --port + 2
-    ... bench/night_bench.py --soak        # the night over one hour, half the clients:
-                                            # growth of memory, connections and outbox backlog
+    ... bench/night_bench.py --soak --councils 361   # a night over one hour, half the clients
+                                            # (every stored council: about 43 % of the night's
+                                            # declaration rate): growth of memory,
+                                            # connections and outbox backlog
     ... bench/night_bench.py --quick       # a small smoke run (a few councils, one minute)
 
 With ``NIGHT_WORKER_LOGLEVEL=INFO`` the worker logs each publication (results, documents, the
