@@ -15,6 +15,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
 
 from config.errors import ApplicationError, ConflictError, Problem
 from elections.models import Ballot
@@ -207,18 +208,18 @@ def submit_result(
     return SubmissionOutcome(result, submission, "accepted", report.warnings)
 
 
+def _results_for_update() -> QuerySet[Result]:
+    """Results locked for update, read with their current submission. of=("self",):
+    PostgreSQL cannot lock the nullable side of the current_submission join."""
+    return Result.objects.select_for_update(of=("self",)).select_related("current_submission")
+
+
 def _lock_ballot_result(ballot: Ballot) -> tuple[Result, bool]:
     """Lock the ballot, then read (or create) its result with its current submission.
     (result, created). Every writer of a result holds its ballot's lock, so the result cannot
     be created by anyone else in between."""
     Ballot.objects.select_for_update().only("id").get(pk=ballot.pk)
-    # of=("self",): PostgreSQL cannot lock the nullable side of the current_submission join.
-    result = (
-        Result.objects.select_for_update(of=("self",))
-        .select_related("current_submission")
-        .filter(ballot=ballot)
-        .first()
-    )
+    result = _results_for_update().filter(ballot=ballot).first()
     if result is not None:
         return result, False
     return Result.objects.create(ballot=ballot), True
@@ -447,12 +448,7 @@ def set_count_state(*, ballot: Ballot, state: str, actor: AbstractBaseUser | Non
 def _lock_result(result: Result) -> Result:
     """Lock the ballot, then re-read its result under the lock (the caller's copy may be stale)."""
     Ballot.objects.select_for_update().only("id").get(pk=result.ballot_id)
-    # of=("self",): PostgreSQL cannot lock the nullable side of the current_submission join.
-    return (
-        Result.objects.select_for_update(of=("self",))
-        .select_related("ballot", "current_submission")
-        .get(pk=result.pk)
-    )
+    return _results_for_update().select_related("ballot").get(pk=result.pk)
 
 
 def _require_expected_version(
