@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import re
 import threading
 import time
 import urllib.error
@@ -86,7 +87,39 @@ def test_the_whole_front_configuration_is_valid(tmp_path):
     assert checked.returncode == 0, checked.stderr
 
 
-class _Named(http.server.BaseHTTPRequestHandler):
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _serve(handler: type[http.server.BaseHTTPRequestHandler], **attributes: object) -> http.server.HTTPServer:
+    """An upstream on a free loopback port, in a thread, with ``attributes`` on its server."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    for name, value in attributes.items():
+        setattr(server, name, value)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _front(tmp_path: Path, *, web: str, keying: str) -> local.Front:
+    """deploy/nginx.conf running before these upstreams (``host:port``)."""
+    (tmp_path / "cache").mkdir()
+    port = free_port()
+    site = local.site(
+        listen=f"127.0.0.1:{port}",
+        web=web,
+        keying=keying,
+        snapshots=tmp_path / "snapshots",
+        cache=tmp_path / "cache",
+    )
+    return local.start(tmp_path / "nginx", local.main_config(tmp_path / "nginx", site), port)
+
+
+def _address(server: http.server.HTTPServer) -> str:
+    return f"127.0.0.1:{server.server_address[1]}"
+
+
+class _Named(_Quiet):
     """An upstream that answers every request with its server's name and what it was asked."""
 
     def _answer(self) -> None:
@@ -102,29 +135,12 @@ class _Named(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_POST = _answer
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 def test_the_front_sends_the_correspondents_to_their_own_servers(tmp_path):
     """Keying, sign-in, admin and the keying endpoint go to "keying"; the read API, pages and
     the stream to "web": the public's load never queues a correspondent's request."""
-    upstreams = {}
-    for name in ("web", "keying"):
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Named)
-        server.name = name  # type: ignore[attr-defined]
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        upstreams[name] = server
-    (tmp_path / "cache").mkdir()
-    port = free_port()
-    site = local.site(
-        listen=f"127.0.0.1:{port}",
-        web=f"127.0.0.1:{upstreams['web'].server_address[1]}",
-        keying=f"127.0.0.1:{upstreams['keying'].server_address[1]}",
-        snapshots=tmp_path / "snapshots",
-        cache=tmp_path / "cache",
-    )
-    front = local.start(tmp_path / "nginx", local.main_config(tmp_path / "nginx", site), port)
+    upstreams = {name: _serve(_Named, name=name) for name in ("web", "keying")}
+    front = _front(tmp_path, web=_address(upstreams["web"]), keying=_address(upstreams["keying"]))
     ballot = "/api/v1/ballots/local.trafford.altrincham.2026-05-07/result/"
     try:
         answers = {}
@@ -165,7 +181,7 @@ def test_the_front_sends_the_correspondents_to_their_own_servers(tmp_path):
     assert answers[("POST", ballot)][1:] == ["POST", ballot]
 
 
-class _Counting(http.server.BaseHTTPRequestHandler):
+class _Counting(_Quiet):
     """An API upstream whose every answer is new: ``answer <n>``, cacheable for 1 s and then
     usable stale for 1 s more while it is refreshed, as the API's live documents are."""
 
@@ -179,27 +195,13 @@ class _Counting(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 def test_the_api_micro_cache_never_serves_older_than_the_documents_own_stale_window(tmp_path):
     """A result asked for again long after its cached copy went stale is read fresh, not
     served from the cache once more while it is refreshed: within max-age the cache answers,
     within stale-while-revalidate it may answer stale, and after that never."""
-    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
-    upstream.count = 0  # type: ignore[attr-defined]
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    (tmp_path / "cache").mkdir()
-    port = free_port()
-    site = local.site(
-        listen=f"127.0.0.1:{port}",
-        web=f"127.0.0.1:{upstream.server_address[1]}",
-        keying="127.0.0.1:10",
-        snapshots=tmp_path / "snapshots",
-        cache=tmp_path / "cache",
-    )
-    front = local.start(tmp_path / "nginx", local.main_config(tmp_path / "nginx", site), port)
+    upstream = _serve(_Counting, count=0)
+    front = _front(tmp_path, web=_address(upstream), keying="127.0.0.1:10")
     url = front.base + "/api/v1/results/local.trafford.altrincham.2026-05-07/"
     try:
         first = get(url)[2]
@@ -215,8 +217,6 @@ def test_the_api_micro_cache_never_serves_older_than_the_documents_own_stale_win
 def test_the_front_lets_go_of_idle_upstream_connections_before_the_application_server_does():
     """Otherwise a request can go out on a connection uvicorn is closing: a 502 (seen on a
     night run as "upstream prematurely closed connection"), and nginx never retries a POST."""
-    import re
-
     from uvicorn.config import Config
 
     compose = (ROOT / "docker-compose.yml").read_text()
