@@ -1,4 +1,4 @@
-# One image for the web (uvicorn, ASGI), the Celery worker and Celery beat.
+# One image for the web (uvicorn, ASGI), keying (gunicorn, WSGI), the Celery worker and beat.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

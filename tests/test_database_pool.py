@@ -1,9 +1,11 @@
-"""The web server's PostgreSQL connections stay bounded under concurrent requests.
+"""The application servers' PostgreSQL connections stay bounded under concurrent requests.
 
-Under ASGI Django runs each request's synchronous code in a thread of its own; with
-``DATABASE_POOL`` (what docker-compose gives the web service) every request borrows one of a
-fixed number of connections. Runs a real uvicorn on the test database and counts its
-connections in ``pg_stat_activity`` (by application name).
+Under ASGI Django runs each request's synchronous code in a thread of its own, and gunicorn's
+threads each keep one too; with ``DATABASE_POOL`` (what docker-compose gives the web and
+keying services) every request borrows one of a fixed number of connections. Runs a real
+uvicorn (web) and a real gunicorn with ``config/gunicorn.py`` (keying, more threads than
+connections) on the test database and counts their connections in ``pg_stat_activity`` (by
+application name).
 """
 
 from __future__ import annotations
@@ -26,8 +28,17 @@ ROOT = Path(__file__).resolve().parent.parent
 POOL = 3
 
 
-@pytest.fixture
-def pooled_server(transactional_db, tmp_path):
+SERVERS = {
+    "web": lambda port: [
+        "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+        "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+    ],
+    "keying": lambda port: ["gunicorn", "config.wsgi:application", "--config", "config/gunicorn.py"],
+}
+
+
+@pytest.fixture(params=sorted(SERVERS))
+def pooled_server(request, transactional_db, tmp_path):
     if connection.vendor != "postgresql":
         if os.environ.get("CI"):
             pytest.fail("CI runs this test on PostgreSQL")
@@ -45,10 +56,13 @@ def pooled_server(transactional_db, tmp_path):
         "DATABASE_URL": url,
         "DATABASE_POOL": str(POOL),
         "SNAPSHOT_ROOT": str(tmp_path / "snapshots"),
+        "KEYING_BIND": f"127.0.0.1:{port}",
+        "KEYING_THREADS": str(POOL * 3),
+        "KEYING_LOG_LEVEL": "warning",
     }
+    command = SERVERS[request.param](port)
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--lifespan", "off", "--no-access-log", "--log-level", "warning"],
+        [str(Path(sys.executable).parent / command[0]), *command[1:]],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 30
@@ -59,7 +73,7 @@ def pooled_server(transactional_db, tmp_path):
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                pytest.fail(f"uvicorn did not start: {server.stderr.read()[-1000:]}")
+                pytest.fail(f"{command[0]} did not start: {server.stderr.read()[-1000:]}")
             time.sleep(0.2)
     yield port, name
     server.terminate()

@@ -101,11 +101,12 @@ else:
 def apply_database_pool(database: dict) -> None:
     """``DATABASE_POOL=N``: a psycopg pool of at most N PostgreSQL connections in this process.
 
-    For the web server. Under ASGI Django runs each request's synchronous code in a thread
-    of its own, and a persistent connection (``CONN_MAX_AGE`` > 0) is kept per thread: under
-    load they pile up until PostgreSQL refuses more clients. A pool lends each request one of
-    N connections and takes it back when the request ends (a request waits up to 10 s for
-    one). Celery workers keep their persistent connections: leave it unset there.
+    For the web and keying servers. Under ASGI Django runs each request's synchronous code
+    in a thread of its own, and a persistent connection (``CONN_MAX_AGE`` > 0) is kept per
+    thread: under load they pile up until PostgreSQL refuses more clients. A pool lends each
+    request one of N connections and takes it back when the request ends (a request waits
+    up to 10 s for one); under gunicorn's threads (keying) it bounds them the same way.
+    Celery workers keep their persistent connections: leave it unset there.
     """
     size = env.int("DATABASE_POOL", default=0)
     if size > 0 and database["ENGINE"] == "django.db.backends.postgresql":
