@@ -24,8 +24,9 @@ What runs (all on 127.0.0.1, in ``bench/out/night/``):
 - the production shape of docker-compose.yml: the front (nginx with ``deploy/nginx.conf``,
   rendered by ``deploy/local.py``) on ``--port``, serving the live documents from disk and
   the read API's micro-cache, before uvicorn ``config.asgi:application`` as "web"
-  (``--web-workers`` processes, a pool of 8 PostgreSQL connections each) and as "keying"
-  (``--keying-workers``, a pool of 10) for the correspondents; a Celery worker and Celery beat
+  (``--web-workers`` processes, a pool of 8 PostgreSQL connections each) and gunicorn
+  ``config.wsgi:application`` with ``config/gunicorn.py`` as "keying" (``--keying-workers``
+  processes of 10 threads, a pool of 10) for the correspondents; a Celery worker and Celery beat
   (the reconciler) with persistent connections; all with ``bench/night_settings.py`` (the
   local settings with DEBUG off);
 - **correspondents** (one process): the replay's steps (``results.replay.build_actions``,
@@ -96,6 +97,7 @@ class Config:
     correspondents: int = 30
     web_workers: int = 2
     keying_workers: int = 1
+    keying_threads: int = 10
     celery_concurrency: int = 2
     port: int = 8710
     seed: int = 2027
@@ -566,26 +568,82 @@ def one_line(text: str) -> str:
     return " ".join(re.sub(r"<[^>]*>", " ", text).split()).replace("|", "/")
 
 
+class _ServiceDesk:
+    """The steps that have no JSON endpoint (count states, resolutions, corrections,
+    approvals), played through the services in processes of their own: in threads of the
+    correspondents' process their Python would hold its interpreter lock while the keyings'
+    responses wait to be read, and the keying latencies would count that wait."""
+
+    actions: list[Any] = []
+    desk: Any = None
+
+    @classmethod
+    def start(cls, cfg_json: str, setup_path: str) -> None:
+        import django
+
+        django.setup()
+        from results import replay
+
+        cfg = Config(**json.loads(cfg_json))
+        setup = json.loads(Path(setup_path).read_text())
+        cls.actions = _night_actions(cfg, setup)
+        cls.desk = replay.Replayer(
+            [], offsets=[], users=replay.rehearsal_users(), source="night bench", token_prefix=setup["run"]
+        )
+
+    @classmethod
+    def play(cls, index: int) -> tuple[float, str, list[str], str, int | None, float]:
+        """(service time, outcome label, errors, ballot, its version after, when done)."""
+        from django.db import close_old_connections
+
+        from results import replay
+        from results.models import Result
+
+        close_old_connections()
+        action = cls.actions[index]
+        report = replay.ReplayReport()
+        started = time.perf_counter()
+        outcome = cls.desk.play(action, report)
+        finished = time.time()
+        elapsed = time.perf_counter() - started
+        version = (
+            Result.objects.filter(ballot_id=action.ballot.ballot_pk).values_list("version", flat=True).first()
+        )
+        return (
+            elapsed, f"{action.kind} {action.label}: {outcome}",
+            [f"{action.kind}: {e}" for e in report.errors], action.ballot.ballot_paper_id, version, finished,
+        )
+
+
+def _night_actions(cfg: Config, setup: dict[str, Any]) -> list[Any]:
+    """The replay's steps of the night in ``setup`` (deterministic from the plan and seed)."""
+    from results import replay
+    from results.generator import NightPlan
+
+    plan = NightPlan.from_json(Path(setup["plan"]).read_bytes())
+    options = replay.ReplayOptions(
+        double_key=True, wrong_share=cfg.wrong_share, correct_share=cfg.correct_share, seed=cfg.seed
+    )
+    return replay.build_actions(replay.ballots_from_plan(plan), options)
+
+
 def run_correspondents(cfg: Config, setup_path: Path, result_path: Path) -> None:
     """Play the night: keyings over HTTP, the other steps through the services."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     import django
 
     django.setup()
-    from django.db import close_old_connections, connection
+    from django.db import connection
 
     from results import replay
     from results.generator import NightPlan
 
     setup = json.loads(setup_path.read_text())
     plan = NightPlan.from_json(Path(setup["plan"]).read_bytes())
-    ballots = replay.ballots_from_plan(plan)
-    options = replay.ReplayOptions(
-        double_key=True, wrong_share=cfg.wrong_share, correct_share=cfg.correct_share, seed=cfg.seed
-    )
-    actions = replay.build_actions(ballots, options)
+    actions = _night_actions(cfg, setup)
     offsets = replay.timetable(actions, duration=cfg.duration)
-    users = replay.rehearsal_users()
-    desk = replay.Replayer([], offsets=[], users=users, source="night bench", token_prefix=setup["run"])
     tokens: dict[str, str] = setup["tokens"]  # correspondent email -> token key
     keyers: dict[str, list[str]] = setup["keyers"]  # council slug -> [keyer A email, keyer B email]
     ward_of = {b.ballot_paper_id: b.ward_id for b in plan.ballots}
@@ -596,30 +654,29 @@ def run_correspondents(cfg: Config, setup_path: Path, result_path: Path) -> None
     played: list[int] = []
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    connection.close()
+    desks = ProcessPoolExecutor(
+        max_workers=3,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_ServiceDesk.start,
+        initargs=(json.dumps(asdict(cfg)), str(setup_path)),
+    )
 
-    def service_step(action: Any) -> None:
-        close_old_connections()
-        report = replay.ReplayReport()
-        started = time.perf_counter()
-        outcome = desk.play(action, report)
-        finished = time.time()
-        other.append((time.perf_counter() - started, f"{action.kind} {action.label}: {outcome}"))
-        errors.update(f"{action.kind}: {e}" for e in report.errors)
-        from results.models import Result
-
-        version = (
-            Result.objects.filter(ballot_id=action.ballot.ballot_pk).values_list("version", flat=True).first()
+    async def service_step(index: int) -> None:
+        loop = asyncio.get_running_loop()
+        elapsed, label, step_errors, ballot, version, finished = await loop.run_in_executor(
+            desks, _ServiceDesk.play, index
         )
+        other.append((elapsed, label))
+        errors.update(step_errors)
         if version is not None:
-            acks.append((action.ballot.ballot_paper_id, version, finished))
-        connection.close()
+            acks.append((ballot, version, finished))
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         semaphores = {email: asyncio.Semaphore(1) for email in tokens}
         connections = {email: Connection(cfg.port) for email in tokens}
         previous: dict[str, asyncio.Future] = {}
-        executor_lock = asyncio.Semaphore(4)
 
         async def play(action: Any, index: int, after: asyncio.Future | None, done: asyncio.Future) -> None:
             try:
@@ -629,8 +686,7 @@ def run_correspondents(cfg: Config, setup_path: Path, result_path: Path) -> None
                     return
                 played.append(index)
                 if action.kind != "key":
-                    async with executor_lock:
-                        await asyncio.to_thread(service_step, action)
+                    await service_step(index)
                     return
                 keyer_a, keyer_b = keyers[action.ballot.council]
                 email = keyer_a if action.actor == replay.KEYER_A else keyer_b
@@ -680,8 +736,10 @@ def run_correspondents(cfg: Config, setup_path: Path, result_path: Path) -> None
             await c.close()
 
     started = time.time()
-    asyncio.run(main())
-    connection.close()
+    try:
+        asyncio.run(main())
+    finally:
+        desks.shutdown(cancel_futures=True)
     result_path.write_text(
         json.dumps(
             {
@@ -1173,8 +1231,9 @@ def summarise(
         f"Load: {cfg.viewers} stream viewers ({viewers.get('connected', 0)} connected, "
         f"{viewers.get('reconnects', 0)} reconnections), {cfg.api_clients} API clients, "
         f"{cfg.correspondents} correspondents; nginx front (deploy/nginx.conf) before uvicorn "
-        f"web ({cfg.web_workers} workers) and keying ({cfg.keying_workers}), Celery worker "
-        f"concurrency {cfg.celery_concurrency}. The viewers that only make load and the browser ran "
+        f"web ({cfg.web_workers} workers) and gunicorn keying ({cfg.keying_workers} × "
+        f"{cfg.keying_threads} threads), Celery worker concurrency {cfg.celery_concurrency}. "
+        "The viewers that only make load and the browser ran "
         f"at nice {cfg.load_nice}, the measuring clients at the platform's priority.",
         "",
         "| figure | value | goal |",
@@ -1298,8 +1357,8 @@ def summarise(
         )
     lines += [
         "",
-        "The platform's processes are the front, uvicorn, Celery and PostgreSQL; the others are the "
-        "load and measuring clients, which keep every figure they measure in memory until the end.",
+        "The platform's processes are the front, uvicorn, gunicorn, Celery and PostgreSQL; the others "
+        "are the load and measuring clients, which keep every figure they measure in memory until the end.",
     ]
     if samples:
         connections = [s["pg_connections"] for s in warm]
@@ -1359,32 +1418,49 @@ def orchestrate(cfg: Config) -> int:
         # As docker-compose deploys it: the front (deploy/nginx.conf) serving the live
         # documents from disk and the API micro-cache, "web" for the public and the streams,
         # "keying" for the correspondents.
-        for role, port, workers, pool, name in (
-            ("uvicorn (web)", cfg.port + 1, cfg.web_workers, "8", "night-web"),
-            ("uvicorn (keying)", cfg.port + 2, cfg.keying_workers, "10", "night-keying"),
-        ):
-            processes.start(
-                role,
-                [
-                    str(VENV_BIN / "uvicorn"),
-                    "config.asgi:application",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    str(workers),
-                    "--lifespan",
-                    "off",
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                    "--backlog",
-                    "4096",
-                ],
-                {**env, "NIGHT_BENCH_POOL": pool, "DATABASE_APPLICATION_NAME": name},
-                f"{role.split()[1].strip('()')}.log",
-            )
+        processes.start(
+            "uvicorn (web)",
+            [
+                str(VENV_BIN / "uvicorn"),
+                "config.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(cfg.port + 1),
+                "--workers",
+                str(cfg.web_workers),
+                "--lifespan",
+                "off",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--backlog",
+                "4096",
+            ],
+            {**env, "NIGHT_BENCH_POOL": "8", "DATABASE_APPLICATION_NAME": "night-web"},
+            "web.log",
+        )
+        processes.start(
+            "gunicorn (keying)",
+            [
+                str(VENV_BIN / "gunicorn"),
+                "config.wsgi:application",
+                "--config",
+                str(ROOT / "config" / "gunicorn.py"),
+                "--backlog",
+                "4096",
+            ],
+            {
+                **env,
+                "NIGHT_BENCH_POOL": "10",
+                "DATABASE_APPLICATION_NAME": "night-keying",
+                "KEYING_BIND": f"127.0.0.1:{cfg.port + 2}",
+                "WEB_CONCURRENCY": str(cfg.keying_workers),
+                "KEYING_THREADS": str(cfg.keying_threads),
+                "KEYING_LOG_LEVEL": "warning",
+            },
+            "keying.log",
+        )
         processes.start("front (nginx)", front_command(cfg), env, "front.log")
         # The worker and beat as deployed: persistent connections, no pool.
         celery_env = {k: v for k, v in env.items() if k != "NIGHT_BENCH_POOL"}
