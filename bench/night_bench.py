@@ -9,7 +9,7 @@ Usage::
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/helper_night REDIS_URL=redis://127.0.0.1:6379/7 \\
       .venv/bin/python bench/night_bench.py [--councils 150] [--duration 600] [--viewers 2000] \\
         [--api-clients 200] [--correspondents 30] [--web-workers 2] [--keying-workers 1] \\
-        [--port 8710]                       # uses --port .. --port + 2
+        [--keying-threads 10] [--public-nice 0] [--port 8710]  # uses --port .. --port + 2
     ... bench/night_bench.py --soak --councils 361   # a night over one hour, half the clients
                                             # (every stored council: about 43 % of the night's
                                             # declaration rate): growth of memory,
@@ -114,6 +114,10 @@ class Config:
     # take what CPU the platform leaves. The processes that measure (correspondents,
     # instrumented viewers, API clients) run at the platform's priority.
     load_nice: int = 10
+    # The niceness of the public side of the platform (web, the front, the Celery worker)
+    # beside the correspondents' server and PostgreSQL at 0: what CPU weights would do in a
+    # deployment (docker-compose's cpu_shares) to keep keying ahead when the machine is full.
+    public_nice: int = 0
 
     @property
     def base(self) -> str:
@@ -1234,7 +1238,12 @@ def summarise(
         f"web ({cfg.web_workers} workers) and gunicorn keying ({cfg.keying_workers} × "
         f"{cfg.keying_threads} threads), Celery worker concurrency {cfg.celery_concurrency}. "
         "The viewers that only make load and the browser ran "
-        f"at nice {cfg.load_nice}, the measuring clients at the platform's priority.",
+        f"at nice {cfg.load_nice}, the measuring clients at the platform's priority"
+        + (
+            f"; web, the front and the Celery worker at nice {cfg.public_nice}."
+            if cfg.public_nice
+            else "."
+        ),
         "",
         "| figure | value | goal |",
         "|---|---|---|",
@@ -1439,6 +1448,7 @@ def orchestrate(cfg: Config) -> int:
             ],
             {**env, "NIGHT_BENCH_POOL": "8", "DATABASE_APPLICATION_NAME": "night-web"},
             "web.log",
+            nice=cfg.public_nice,
         )
         processes.start(
             "gunicorn (keying)",
@@ -1461,7 +1471,7 @@ def orchestrate(cfg: Config) -> int:
             },
             "keying.log",
         )
-        processes.start("front (nginx)", front_command(cfg), env, "front.log")
+        processes.start("front (nginx)", front_command(cfg), env, "front.log", nice=cfg.public_nice)
         # The worker and beat as deployed: persistent connections, no pool.
         celery_env = {k: v for k, v in env.items() if k != "NIGHT_BENCH_POOL"}
         processes.start(
@@ -1482,6 +1492,7 @@ def orchestrate(cfg: Config) -> int:
             ],
             {**celery_env, "DATABASE_APPLICATION_NAME": "night-worker"},
             "celery-worker.log",
+            nice=cfg.public_nice,
         )
         processes.start(
             "celery beat",
