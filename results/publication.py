@@ -101,6 +101,18 @@ def publish_result(*, result_id: int) -> PublishReport | None:
     return publish_day(row["ballot__election__date"])
 
 
+def publish_pending() -> list[PublishReport]:
+    """Publish every day that has a result behind its version (the outbox's partial index
+    finds them); one report per day published."""
+    dates = (
+        Result.objects.filter(published_version__lt=F("version"))
+        .values_list("ballot__election__date", flat=True)
+        .distinct()
+        .order_by()
+    )
+    return [publish_day(date) for date in sorted(set(dates))]
+
+
 def reconcile() -> list[PublishReport]:
     """Publish every day that is behind: results whose published version is behind their
     version, days whose ballots changed or that were invalidated, days never published.

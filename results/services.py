@@ -36,7 +36,7 @@ from .models import (
     Submission,
     SubmissionChannel,
 )
-from .tasks import publish_result_task
+from .tasks import queue_publication
 
 logger = logging.getLogger(__name__)
 
@@ -62,15 +62,17 @@ def schedule_publication(result: Result) -> None:
     Every service that appends a ``ResultEvent`` calls this inside its transaction. The
     nudge never makes the caller wait on Redis: one attempt, no retries, the broker's short
     socket timeouts (settings), and a failure is logged and swallowed, because the
-    reconciler (``results.tasks``) publishes whatever is behind. In the embedded default
-    (eager Celery) the publication runs in-process right after the commit.
+    reconciler (``results.tasks``) publishes whatever is behind. A nudge while a
+    publication task is queued and not started queues nothing (``queue_publication``). In
+    the embedded default (eager Celery) the publication runs in-process right after the
+    commit.
     """
     transaction.on_commit(partial(_nudge_publication, result.pk))
 
 
 def _nudge_publication(result_id: int) -> None:
     try:
-        publish_result_task.apply_async((result_id,), retry=False)
+        queue_publication(result_id)
     except Exception:
         logger.warning("publication of result %s not started; the reconciler will publish it",
                        result_id, exc_info=True)

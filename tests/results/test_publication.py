@@ -1,6 +1,7 @@
 """Publication: the snapshot documents of docs/live-data.md, written atomically under
 versioned names, served with ETag/304/Cache-Control, published once per version, caught up
-by the reconciler, and started by a nudge that never waits on a broken broker."""
+by the reconciler, and started by a nudge that never waits on a broken broker and queues
+one task for any number of results while that task waits."""
 
 from __future__ import annotations
 
@@ -8,21 +9,25 @@ import datetime as dt
 import gzip
 import logging
 import os
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import orjson
 import pytest
+import redis
 
 from config.celery_app import app as celery_app
-from results import publication, snapshots
+from results import publication, snapshots, tasks
 from results.models import CompositionSeat, CouncilComposition, PublicationDay, Result
 from results.services import set_count_state
 from results.stream import LiveApp
 from tests.factories.contests import declare, make_contest
 from tests.factories.councils import make_boundary_set, make_council, make_wards
+from tests.support import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -484,6 +489,66 @@ def test_the_nudge_never_waits_on_a_broken_broker(
     assert Result.objects.get(pk=night["south"].result.pk).published_version == 0
     assert "the reconciler will publish it" in caplog.text
     assert publication.reconcile()[0].published == {night["south"].result.pk: 1, night["north"].result.pk: 1}
+
+
+def test_nudges_wait_behind_one_queued_publication_task_that_publishes_them_all(
+    live_root, night, settings, monkeypatch, tmp_path, django_capture_on_commit_callbacks
+):
+    """On election night a keying arrives every few milliseconds: while a publication task
+    waits in the queue, further results queue nothing (that task publishes whatever is
+    behind when it starts), so no worker spends its time on tasks that find their result
+    already published. A result committed after the task started queues one of its own.
+    On a redis-server of its own, so no worker takes the task before the test does."""
+    if shutil.which("redis-server") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI installs redis-server")
+        pytest.skip("redis-server is not installed")
+    port = free_port(range(6381, 6391))
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    broker = redis.Redis(port=port, socket_connect_timeout=0.5)
+    url = f"redis://127.0.0.1:{port}/0"
+    settings.REDIS_URL = url
+    monkeypatch.setattr(tasks, "_redis_client", None)
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
+    monkeypatch.setitem(celery_app.conf, "broker_url", url)
+    monkeypatch.setattr(celery_app, "_pool", None)
+    monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                broker.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        with django_capture_on_commit_callbacks(execute=True):
+            declare(night["south"], [800, 700])
+        with django_capture_on_commit_callbacks(execute=True):
+            declare(night["central"], [500, 450])
+        assert broker.llen("celery") == 1  # two results, one task
+        assert broker.exists("live:publication:queued")
+        broker.delete("celery")  # the worker takes the message ...
+        tasks.publish_result_task(night["south"].result.pk)  # ... and runs it
+        for name in ("north", "south", "central"):
+            result = Result.objects.get(pk=night[name].result.pk)
+            assert result.published_version == result.version, name
+        assert not broker.exists("live:publication:queued")
+        national = read(live_root, "2026-05-07/national.json")
+        assert national["wards"][str(night["central"].ward_id)]["status"] == "verified"
+        west = make_contest(night["ashby"], night["west"], DAY, [("PP63", 1)], declare_result=False)
+        with django_capture_on_commit_callbacks(execute=True):
+            set_count_state(ballot=west, state="counting", actor=None)
+        assert broker.llen("celery") == 1  # the mark was cleared: a task of its own
+    finally:
+        if celery_app._pool is not None:
+            celery_app._pool.force_close_all()
+        server.terminate()
+        server.wait(10)
 
 
 def test_rehearsal_days_are_marked(live_root):
