@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from typing import Any
 
@@ -32,6 +33,7 @@ GARBAGE_COLLECTION_SECONDS = 60.0
 # Set while a publication task is queued and not started; it expires in case that task is
 # lost (the reconciler publishes meanwhile).
 QUEUED_SECONDS = 10
+_redis_lock = threading.Lock()
 _redis_client: Any = None
 
 
@@ -39,15 +41,23 @@ def _queued_key() -> str:
     return f"{settings.LIVE_STREAM_PREFIX}publication:queued"
 
 
-def _redis() -> Any:
-    global _redis_client
-    if _redis_client is None:
-        import redis
+def _coalescing() -> bool:
+    """Whether tasks go through a broker (and nudges coalesce): not in the embedded default."""
+    return bool(settings.REDIS_URL) and not publish_result_task.app.conf.task_always_eager
 
-        _redis_client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5
-        )
-    return _redis_client
+
+def _redis() -> Any:
+    """The process's client for the queued mark. Unlike the publisher's (``stream._redis``),
+    it is used in requests: short timeouts and no retry, so a nudge never holds one up."""
+    global _redis_client
+    with _redis_lock:  # keying runs in threads
+        if _redis_client is None:
+            import redis
+
+            _redis_client = redis.Redis.from_url(
+                settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5
+            )
+        return _redis_client
 
 
 def queue_publication(result_id: int) -> bool:
@@ -55,7 +65,7 @@ def queue_publication(result_id: int) -> bool:
     and not yet started (module docstring). True if a task was queued (or run, in the
     embedded default, where tasks run in-process). Raises if Redis or the broker cannot be
     reached, with nothing queued: the reconciler publishes the result then."""
-    if publish_result_task.app.conf.task_always_eager or not settings.REDIS_URL:
+    if not _coalescing():
         publish_result_task.apply_async((result_id,), retry=False)
         return True
     if not _redis().set(_queued_key(), result_id, nx=True, ex=QUEUED_SECONDS):
@@ -78,7 +88,7 @@ def publish_result_task(result_id: int) -> None:
     that read queues a task of its own. In the embedded default (eager, no beat) it also
     runs the reconciler's sweep, so a day invalidated by this publication is rebuilt too.
     """
-    if settings.REDIS_URL and not publish_result_task.app.conf.task_always_eager:
+    if _coalescing():
         try:
             _redis().delete(_queued_key())
         except Exception:  # the mark expires by itself; publishing matters more
