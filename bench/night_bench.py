@@ -587,10 +587,11 @@ class _ServiceDesk:
 
         django.setup()
         from results import replay
+        from results.generator import NightPlan
 
         cfg = Config(**json.loads(cfg_json))
         setup = json.loads(Path(setup_path).read_text())
-        cls.actions = _night_actions(cfg, setup)
+        cls.actions = _night_actions(cfg, NightPlan.from_json(Path(setup["plan"]).read_bytes()))
         cls.desk = replay.Replayer(
             [], offsets=[], users=replay.rehearsal_users(), source="night bench", token_prefix=setup["run"]
         )
@@ -619,12 +620,10 @@ class _ServiceDesk:
         )
 
 
-def _night_actions(cfg: Config, setup: dict[str, Any]) -> list[Any]:
-    """The replay's steps of the night in ``setup`` (deterministic from the plan and seed)."""
+def _night_actions(cfg: Config, plan: Any) -> list[Any]:
+    """The replay's steps of the night ``plan`` (deterministic from the plan and seed)."""
     from results import replay
-    from results.generator import NightPlan
 
-    plan = NightPlan.from_json(Path(setup["plan"]).read_bytes())
     options = replay.ReplayOptions(
         double_key=True, wrong_share=cfg.wrong_share, correct_share=cfg.correct_share, seed=cfg.seed
     )
@@ -646,7 +645,7 @@ def run_correspondents(cfg: Config, setup_path: Path, result_path: Path) -> None
 
     setup = json.loads(setup_path.read_text())
     plan = NightPlan.from_json(Path(setup["plan"]).read_bytes())
-    actions = _night_actions(cfg, setup)
+    actions = _night_actions(cfg, plan)
     offsets = replay.timetable(actions, duration=cfg.duration)
     tokens: dict[str, str] = setup["tokens"]  # correspondent email -> token key
     keyers: dict[str, list[str]] = setup["keyers"]  # council slug -> [keyer A email, keyer B email]
