@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 
 from elections.models import Ballot, Election
 
@@ -70,12 +70,26 @@ def is_reviewer(user: Any) -> bool:
     )
 
 
+def _keying_assignments(user: Any) -> QuerySet[Assignment]:
+    return Assignment.objects.filter(user=user, role=Role.CORRESPONDENT)
+
+
 def can_key(user: Any, ballot: Ballot) -> bool:
     if is_administrator(user):
         return True
-    return _active(user) and Assignment.objects.filter(
-        user=user, role=Role.CORRESPONDENT, election_id=ballot.election_id
-    ).exists()
+    return _active(user) and _keying_assignments(user).filter(election_id=ballot.election_id).exists()
+
+
+def with_can_key(ballots: QuerySet[Ballot], user: Any) -> QuerySet[Ballot]:
+    """``ballots`` with a ``can_key`` attribute (``can_key``'s answer for each), so a view
+    reads a ballot and the user's right to key it in one query."""
+    if is_administrator(user):
+        return ballots.annotate(can_key=Value(True))
+    if not _active(user):
+        return ballots.annotate(can_key=Value(False))
+    return ballots.annotate(
+        can_key=Exists(_keying_assignments(user).filter(election_id=OuterRef("election_id")))
+    )
 
 
 def can_review(user: Any, ballot: Ballot) -> bool:

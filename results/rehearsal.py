@@ -91,7 +91,13 @@ def wipe_rehearsal(*, date: dt.date | None = None, users: bool = True) -> WipeSu
         before = _real_counts(), _real_fingerprint()
         in_scope = {"ballot__election_id__in": election_ids}
         summary.deleted["candidacies"] = Candidacy.objects.filter(**in_scope).count()
-        summary.deleted["ballots"] = Ballot.objects.filter(election_id__in=election_ids).count()
+        # The ballots' locks first, as every writer of a result takes them: a keying in
+        # progress finishes before its rows go, and none starts until they have gone.
+        summary.deleted["ballots"] = len(
+            Ballot.objects.filter(election_id__in=election_ids)
+            .select_for_update()
+            .values_list("id", flat=True)
+        )
         with append_only.deletes_allowed_in_this_transaction(connection):
             # Order matters: events refer to submissions and results, results to their
             # current submission, submissions and results to ballots.

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Subquery
 
 from config.errors import ApplicationError, ConflictError, Problem
 from elections.models import Ballot
@@ -54,6 +54,9 @@ class SubmissionOutcome:
     submission: Submission | None
     outcome: str
     warnings: list[Problem] = field(default_factory=list)
+    # The candidacies now elected, when this keying's figures became the result's (else
+    # None: read them from the result's candidate rows).
+    elected: frozenset[int] | None = None
 
 
 def schedule_publication(result: Result) -> None:
@@ -147,12 +150,12 @@ def submit_result(
     fingerprint = figures.fingerprint()
 
     with transaction.atomic():
-        result, created = _lock_ballot_result(ballot)
-        if client_token:
+        locked = _lock_ballot_result(ballot.pk, client_token=client_token)
+        result = locked.result
+        if locked.earlier_submission_id is not None:
             # Under the lock: a retry that arrives while its first attempt commits finds it.
-            earlier = _submission_for_token(client_token, ballot)
-            if earlier is not None:
-                return SubmissionOutcome(result, earlier, "duplicate")
+            earlier = Submission.objects.get(pk=locked.earlier_submission_id)
+            return SubmissionOutcome(result, _for_ballot(earlier, ballot), "duplicate")
         if ballot.cancelled:
             raise ApplicationError(
                 f"{ballot.ballot_paper_id} was cancelled: it has no result.", code="ballot_cancelled",
@@ -182,7 +185,7 @@ def submit_result(
         )
         previous = ResultFigures.from_canonical(current.figures) if current else None
         if adopt:
-            _apply_figures(result, figures, report.elected, source=source.strip(), new=created)
+            _copy_figures(result, figures, source=source.strip())
             result.current_submission = submission
         result.status = new_status
         result.count_state = CountState.DECLARED
@@ -191,7 +194,9 @@ def submit_result(
         elif adopt:
             result.verified_by = None
         result.version = new_version
-        result.save()
+        _save_result(result)  # a new result is inserted with its figures: one statement
+        if adopt:
+            _store_figure_rows(result, figures, report.elected, new=locked.new)
         if event_kind:
             payload: dict[str, Any] = {
                 "ballot_paper_id": ballot.ballot_paper_id,
@@ -207,30 +212,76 @@ def submit_result(
                 actor=submitted_by, payload=payload,
             )
             schedule_publication(result)
-    return SubmissionOutcome(result, submission, "accepted", report.warnings)
+    return SubmissionOutcome(
+        result, submission, "accepted", report.warnings, frozenset(report.elected) if adopt else None
+    )
 
 
-def _results_for_update() -> QuerySet[Result]:
-    """Results locked for update, read with their current submission. of=("self",):
-    PostgreSQL cannot lock the nullable side of the current_submission join."""
-    return Result.objects.select_for_update(of=("self",)).select_related("current_submission")
+# Every writer of a result holds its ballot's row lock (``_lock_ballot_result``), so a
+# result's fields cannot change between a writer's read and its save. The one exception is
+# ``published_version``, which only the publisher moves (compare-and-set, without the ballot
+# lock): writers save every other field (``_save_result``) and never write it back.
+@cache
+def _result_writable_fields() -> list[str]:
+    return [
+        f.name
+        for f in Result._meta.concrete_fields
+        if not f.primary_key and f.name not in ("ballot", "published_version")
+    ]
 
 
-def _lock_ballot_result(ballot: Ballot) -> tuple[Result, bool]:
-    """Lock the ballot, then read (or create) its result with its current submission.
-    (result, created). Every writer of a result holds its ballot's lock, so the result cannot
-    be created by anyone else in between."""
-    Ballot.objects.select_for_update().only("id").get(pk=ballot.pk)
-    result = _results_for_update().filter(ballot=ballot).first()
-    if result is not None:
-        return result, False
-    return Result.objects.create(ballot=ballot), True
+def _save_result(result: Result) -> None:
+    """Insert a new result, or update an existing one without touching ``published_version``."""
+    if result.pk is None:
+        result.save()
+    else:
+        result.save(update_fields=_result_writable_fields())
+
+
+@dataclass(frozen=True)
+class _Locked:
+    """A ballot locked for the rest of the transaction, with its result as it stands."""
+
+    result: Result
+    new: bool  # not stored yet: ``_save_result`` inserts it
+    earlier_submission_id: int | None  # a submission already stored under the client token
+
+
+def _lock_ballot_result(ballot_id: int, *, client_token: str | None = None) -> _Locked:
+    """Lock the ballot, then read its result with its current submission (and, given
+    ``client_token``, the id of a submission already stored under it) in one query. Without
+    a result yet, an unsaved one: nobody else can create it while the lock is held.
+
+    Two statements on purpose: under READ COMMITTED, a statement that waited for a lock
+    sees the locked row's new version but the other rows it joins as they were when it
+    started, so a result, submission or token committed by the writer it waited for would
+    be missed. The read starts after the lock is held, and sees them all."""
+    Ballot.objects.select_for_update().filter(pk=ballot_id).values_list("pk").get()
+    ballots = Ballot.objects.select_related("result__current_submission")
+    if client_token:
+        ballots = ballots.annotate(
+            earlier_submission_id=Subquery(
+                # Unordered: the model's ordering (by ballot, through its own) costs joins.
+                Submission.objects.filter(client_token=client_token).order_by().values("pk")[:1]
+            )
+        )
+    ballot = ballots.get(pk=ballot_id)
+    earlier = getattr(ballot, "earlier_submission_id", None)
+    try:
+        return _Locked(ballot.result, False, earlier)
+    except Result.DoesNotExist:
+        return _Locked(Result(ballot=ballot), True, earlier)
 
 
 def _submission_for_token(client_token: str, ballot: Ballot) -> Submission | None:
     # Unordered: the model's ordering (by ballot, through its own ordering) costs joins.
     earlier = Submission.objects.filter(client_token=client_token).order_by().first()
-    if earlier is not None and earlier.ballot_id != ballot.pk:
+    return _for_ballot(earlier, ballot) if earlier is not None else None
+
+
+def _for_ballot(earlier: Submission, ballot: Ballot) -> Submission:
+    """The submission a client token already names; refused when it was for another ballot."""
+    if earlier.ballot_id != ballot.pk:
         raise ApplicationError(
             "This submission token was already used for another ballot.", code="token_reused",
             field="client_token",
@@ -314,14 +365,15 @@ def _decide(
     return ResultStatus.DISPUTED, None, False
 
 
-def _apply_figures(
-    result: Result, figures: ResultFigures, elected: set[int], *, source: str, new: bool = False
-) -> None:
-    """Copy accepted figures onto the result and its candidate and STV rows (``new``: the
-    result was created in this transaction, so it has none yet).
+def _apply_figures(result: Result, figures: ResultFigures, elected: set[int], *, source: str) -> None:
+    """Copy accepted figures onto a stored result and its candidate and STV rows. Caller
+    holds the ballot lock and saves the result."""
+    _copy_figures(result, figures, source=source)
+    _store_figure_rows(result, figures, elected)
 
-    Caller holds the ballot lock.
-    """
+
+def _copy_figures(result: Result, figures: ResultFigures, *, source: str) -> None:
+    """The result's own fields from accepted figures (not saved)."""
     result.electorate = figures.electorate
     result.ballot_papers_issued = figures.ballot_papers_issued
     result.ballot_papers_counted = figures.ballot_papers_counted
@@ -333,7 +385,13 @@ def _apply_figures(
     result.declared_at = figures.declared_at or result.declared_at
     result.source = source
 
-    existing = {cr.candidacy_id: cr for cr in result.candidate_results.all()} if result.pk and not new else {}
+
+def _store_figure_rows(
+    result: Result, figures: ResultFigures, elected: set[int], *, new: bool = False
+) -> None:
+    """The candidate and STV rows of a stored result from accepted figures (``new``: the
+    result was created in this transaction, so it has none yet)."""
+    existing = {} if new else {cr.candidacy_id: cr for cr in result.candidate_results.all()}
     to_create, to_update = [], []
     for c in figures.candidates:
         row = existing.pop(c.candidacy_id, None)
@@ -425,12 +483,13 @@ def set_count_state(*, ballot: Ballot, state: str, actor: AbstractBaseUser | Non
             code="invalid", field="count_state",
         )
     with transaction.atomic():
-        result, _ = _lock_ballot_result(ballot)
+        locked = _lock_ballot_result(ballot.pk)
+        result = locked.result
         if result.count_state == state:
             return result
         result.count_state = state
         result.version += 1
-        result.save(update_fields=["count_state", "version", "updated_at"])
+        _save_result(result)
         ResultEvent.objects.create(
             result=result, kind=EventKind.COUNT_STATE, version=result.version, actor=actor,
             payload={"ballot_paper_id": ballot.ballot_paper_id, "count_state": state},
@@ -448,9 +507,8 @@ def set_count_state(*, ballot: Ballot, state: str, actor: AbstractBaseUser | Non
 
 
 def _lock_result(result: Result) -> Result:
-    """Lock the ballot, then re-read its result under the lock (the caller's copy may be stale)."""
-    Ballot.objects.select_for_update().only("id").get(pk=result.ballot_id)
-    return _results_for_update().select_related("ballot").get(pk=result.pk)
+    """Lock the ballot and re-read its result (the caller's copy may be stale)."""
+    return _lock_ballot_result(result.ballot_id).result
 
 
 def _require_expected_version(
@@ -534,7 +592,7 @@ def approve_result(
         result.status = ResultStatus.VERIFIED
         result.verified_by = reviewer
         result.version = new_version
-        result.save()
+        _save_result(result)
         ResultEvent.objects.create(
             result=result, kind=EventKind.VERIFIED, version=new_version, submission=review,
             actor=reviewer,
@@ -627,7 +685,7 @@ def resolve_dispute(
         result.count_state = CountState.DECLARED
         result.verified_by = reviewer
         result.version = new_version
-        result.save()
+        _save_result(result)
         payload: dict[str, Any] = {
             "ballot_paper_id": ballot.ballot_paper_id, "status": result.status,
             "channel": SubmissionChannel.REVIEW, "approved_submission": chosen.pk,
@@ -723,7 +781,7 @@ def correct_result(
         result.count_state = CountState.DECLARED
         result.verified_by = None
         result.version = new_version
-        result.save()
+        _save_result(result)
         ResultEvent.objects.create(
             result=result, kind=EventKind.CORRECTED, version=new_version, submission=submission,
             actor=corrected_by,
@@ -781,7 +839,7 @@ def retract_result(
         result.status = ResultStatus.RETRACTED
         result.verified_by = None
         result.version += 1
-        result.save()
+        _save_result(result)
         ResultEvent.objects.create(
             result=result, kind=EventKind.RETRACTED, version=result.version, actor=retracted_by,
             payload={"ballot_paper_id": result.ballot.ballot_paper_id, "status": result.status,

@@ -281,7 +281,9 @@ class ResultSubmitApi(APIView):
             "version": result.version,
             "submission_id": outcome.submission.pk if outcome.submission else None,
             "elected": sorted(
-                CandidateResult.objects.filter(result_id=result.pk, elected=True).values_list(
+                outcome.elected
+                if outcome.elected is not None
+                else CandidateResult.objects.filter(result_id=result.pk, elected=True).values_list(
                     "candidacy_id", flat=True
                 )
             ),
@@ -292,12 +294,13 @@ class ResultSubmitApi(APIView):
 
     def _ballot(self, request: Request, ballot_paper_id: str) -> Ballot:
         ids.validate_ballot_id(ballot_paper_id)  # malformed: a typed 400
-        ballot = (
-            Ballot.objects.select_related("election__council", "ward")
-            .filter(ballot_paper_id=ballot_paper_id)
-            .first()
-        )
-        if ballot is not None and permissions.can_key(request.user, ballot):
+        ballot = permissions.with_can_key(
+            Ballot.objects.select_related("election__council", "ward").filter(
+                ballot_paper_id=ballot_paper_id
+            ),
+            request.user,
+        ).first()
+        if ballot is not None and ballot.can_key:
             return ballot
         if ballot is None or not permissions.can_review(request.user, ballot):
             log_denial(request, reason="api submit: ballot not visible", status=404)

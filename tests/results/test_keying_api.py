@@ -197,3 +197,18 @@ def test_same_write_path_as_the_form(ballot, alice):
     response = token_client(bob).post(url(ballot), body(ballot, [500, 700, 300]), format="json")
     assert response.json()["status"] == ResultStatus.VERIFIED
     assert Result.objects.get(ballot=ballot).verified_by == bob
+
+
+def test_a_keying_is_a_fixed_handful_of_statements(ballot, alice, django_assert_max_num_queries):
+    """Each statement is a round trip a correspondent waits for on election night: the
+    token and the ballot with the right to key it; in the transaction, the ballot's lock,
+    its result with any retry's token, the candidates, then each new row stored once; after
+    it, the second keying reads the winners it kept (fifteen and thirteen before)."""
+    bob = make_correspondent(ballot.election, "bob")
+    for who, n in ((alice, 11), (bob, 11)):
+        client = token_client(who)
+        data = body(ballot, [500, 700, 300], client_token=f"{who.username}-0001")
+        with django_assert_max_num_queries(n):
+            response = client.post(url(ballot), data, format="json")
+        assert response.status_code == 201
+    assert Result.objects.get(ballot=ballot).status == ResultStatus.VERIFIED

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, connections, transaction
+from django.db.models import F
 from django.test import Client
 
 from results.models import EventKind, Result, ResultEvent, ResultStatus, Submission
@@ -171,3 +172,27 @@ def test_one_correspondent_two_tabs_at_once_is_a_conflict_not_a_lost_update(requ
         result = Result.objects.get(ballot=target)
         assert (result.status, result.version) == (ResultStatus.PROVISIONAL, 1)
         assert Submission.objects.filter(ballot=target).count() == 1
+
+
+def test_a_publication_mark_set_during_a_keying_is_kept(require_postgres):
+    """Writers hold the ballot's lock, not the result row's; the publisher marks results
+    published without the ballot lock. A keying that read the result before the mark moved
+    must not write the old mark back (the result would look unpublished, and go out again)."""
+    from results import services
+
+    ballot = make_keying_ballot()
+    alice = make_correspondent(ballot.election, "alice")
+    services.set_count_state(ballot=ballot, state="counting", actor=alice)
+
+    def publisher_marks_it() -> None:
+        Result.objects.filter(ballot=ballot).update(published_version=F("version"))
+
+    with transaction.atomic():
+        locked = services._lock_ballot_result(ballot.pk)  # noqa: SLF001 - the keying's first step
+        assert locked.result.published_version == 0
+        assert at_once([publisher_marks_it]) == [None]  # committed on its own connection
+        locked.result.count_state = "recount"
+        locked.result.version += 1
+        services._save_result(locked.result)  # noqa: SLF001 - the keying's save
+    result = Result.objects.get(ballot=ballot)
+    assert (result.version, result.published_version, result.count_state) == (2, 1, "recount")
