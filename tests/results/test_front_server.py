@@ -218,7 +218,7 @@ def test_the_front_lets_go_of_idle_upstream_connections_before_the_application_s
     """Otherwise a request can go out on a connection the application server is closing: a
     502 (seen on a night run as "upstream prematurely closed connection"), and nginx never
     retries a POST. "web" is uvicorn on its default keep-alive, "keying" gunicorn with
-    config/gunicorn.py (its own default, 2 s, is shorter than the front's)."""
+    config/gunicorn.py (its own default, 2 s, is too short)."""
     import runpy
 
     from uvicorn.config import Config
@@ -237,4 +237,6 @@ def test_the_front_lets_go_of_idle_upstream_connections_before_the_application_s
     for name, block in upstreams:
         found = re.search(r"keepalive_timeout (\d+)s;", block)
         assert found is not None, f"{name} keeps idle connections for nginx's default 60 s"
-        assert int(found.group(1)) < servers[name], name
+        # With room for a stall: a front that falls behind serves the requests that arrived
+        # meanwhile before it expires its idle connections (a 1 s margin gave a 502).
+        assert servers[name] - int(found.group(1)) >= 3, name
