@@ -27,15 +27,17 @@ def _active(user: Any) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_active)
 
 
+def _keying_assignments(user: Any) -> QuerySet[Assignment]:
+    return Assignment.objects.filter(user=user, role=Role.CORRESPONDENT)
+
+
 def keyable_elections(user: Any) -> QuerySet[Election]:
     """The elections whose ballots the user may key."""
     if is_administrator(user):
         return Election.objects.all()
     if not _active(user):
         return Election.objects.none()
-    return Election.objects.filter(
-        pk__in=Assignment.objects.filter(user=user, role=Role.CORRESPONDENT).values("election_id")
-    )
+    return Election.objects.filter(pk__in=_keying_assignments(user).values("election_id"))
 
 
 def _review_filter(user: Any) -> Q | None:
@@ -68,10 +70,6 @@ def is_reviewer(user: Any) -> bool:
     return is_administrator(user) or (
         _active(user) and Assignment.objects.filter(user=user, role=Role.REVIEWER).exists()
     )
-
-
-def _keying_assignments(user: Any) -> QuerySet[Assignment]:
-    return Assignment.objects.filter(user=user, role=Role.CORRESPONDENT)
 
 
 def can_key(user: Any, ballot: Ballot) -> bool:

@@ -88,40 +88,28 @@ class PublishReport:
 # --------------------------------------------------------------------------- entry points
 
 
-def publish_result(*, result_id: int) -> PublishReport | None:
-    """Publish the day of result ``result_id`` if that result is behind; None (and nothing
-    done) when it is already published at its version or does not exist."""
-    row = (
-        Result.objects.filter(pk=result_id)
-        .values("version", "published_version", "ballot__election__date")
-        .first()
-    )
-    if row is None or row["published_version"] >= row["version"]:
-        return None
-    return publish_day(row["ballot__election__date"])
-
-
-def publish_pending() -> list[PublishReport]:
-    """Publish every day that has a result behind its version (the outbox's partial index
-    finds them); one report per day published."""
-    dates = (
+def _days_behind() -> set[dt.date]:
+    """The days with a result whose published version is behind its version (the outbox's
+    partial index finds them)."""
+    return set(
         Result.objects.filter(published_version__lt=F("version"))
         .values_list("ballot__election__date", flat=True)
         .distinct()
         .order_by()
     )
-    return [publish_day(date) for date in sorted(set(dates))]
+
+
+def publish_pending() -> list[PublishReport]:
+    """Publish every day that has a result behind its version; one report per day
+    published, none when nothing is behind (a late or repeated task)."""
+    return [publish_day(date) for date in sorted(_days_behind())]
 
 
 def reconcile() -> list[PublishReport]:
     """Publish every day that is behind: results whose published version is behind their
     version, days whose ballots changed or that were invalidated, days never published.
     The periodic safety net for lost nudges, outages and killed workers."""
-    dates = set(
-        Result.objects.filter(published_version__lt=F("version"))
-        .values_list("ballot__election__date", flat=True)
-        .distinct()
-    )
+    dates = _days_behind()
     known = dict(PublicationDay.objects.values_list("date", "structure"))
     fingerprints = _fingerprints()
     changed = {date for date, fingerprint in fingerprints.items() if known.get(date) != fingerprint}

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Subquery
+from django.db.models import QuerySet, Subquery
 
 from config.errors import ApplicationError, ConflictError, Problem
 from elections.models import Ballot
@@ -260,10 +260,7 @@ def _lock_ballot_result(ballot_id: int, *, client_token: str | None = None) -> _
     ballots = Ballot.objects.select_related("result__current_submission")
     if client_token:
         ballots = ballots.annotate(
-            earlier_submission_id=Subquery(
-                # Unordered: the model's ordering (by ballot, through its own) costs joins.
-                Submission.objects.filter(client_token=client_token).order_by().values("pk")[:1]
-            )
+            earlier_submission_id=Subquery(_token_submissions(client_token).values("pk")[:1])
         )
     ballot = ballots.get(pk=ballot_id)
     earlier = getattr(ballot, "earlier_submission_id", None)
@@ -273,9 +270,13 @@ def _lock_ballot_result(ballot_id: int, *, client_token: str | None = None) -> _
         return _Locked(Result(ballot=ballot), True, earlier)
 
 
-def _submission_for_token(client_token: str, ballot: Ballot) -> Submission | None:
+def _token_submissions(client_token: str) -> QuerySet[Submission]:
     # Unordered: the model's ordering (by ballot, through its own ordering) costs joins.
-    earlier = Submission.objects.filter(client_token=client_token).order_by().first()
+    return Submission.objects.filter(client_token=client_token).order_by()
+
+
+def _submission_for_token(client_token: str, ballot: Ballot) -> Submission | None:
+    earlier = _token_submissions(client_token).first()
     return _for_ballot(earlier, ballot) if earlier is not None else None
 
 

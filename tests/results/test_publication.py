@@ -130,18 +130,18 @@ def test_publishing_twice_or_an_old_version_changes_nothing(live_root, night):
     digest = snapshots.current_hash(live_root, "2026-05-07/national.json")
     again = publication.publish_day(DAY)
     assert (again.published, again.documents, again.events) == ({}, 0, [])
-    assert publication.publish_result(result_id=night["north"].result.pk) is None
+    assert publication.publish_pending() == []
     assert snapshots.current_hash(live_root, "2026-05-07/national.json") == digest
 
     declare(night["north"], [900, 950], correction_reason="official_correction")
     result = Result.objects.get(pk=night["north"].result.pk)
     assert (result.version, result.published_version) == (2, 1)
-    report = publication.publish_result(result_id=result.pk)
+    [report] = publication.publish_pending()
     assert report.published == {result.pk: 2}
     national = read(live_root, "2026-05-07/national.json")
     assert national["wards"][str(result.ballot.ward_id)]["winners"] == ["PP52"]
     # A late task for the old version, or a second run, leaves version 2 published.
-    assert publication.publish_result(result_id=result.pk) is None
+    assert publication.publish_pending() == []
     assert Result.objects.get(pk=result.pk).published_version == 2
 
 
