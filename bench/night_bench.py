@@ -286,11 +286,14 @@ class ViewerStats:
     # (ballot, version, received at, stream event id: the Redis id starts with its append time in ms)
     latencies: list[tuple[str, int, float, str]] = field(default_factory=list)
     states: list[dict[str, Any]] = field(default_factory=list)  # instrumented viewers' final wards
+    # Their final scoreboard and council summaries (the latest each event carried).
+    boards: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def viewer(cfg: Config, index: int, stats: ViewerStats, stop: asyncio.Event) -> None:
     instrumented = index < instrumented_count(cfg)
     wards: dict[str, dict[str, Any]] = {}
+    board: dict[str, Any] = {"scoreboard": None, "councils": {}}
     last_id = ""
     if instrumented:
         connection = Connection(cfg.port)
@@ -302,6 +305,10 @@ async def viewer(cfg: Config, index: int, stats: ViewerStats, stop: asyncio.Even
             if status == 200:
                 document = json.loads(body)
                 wards = {k: dict(v) for k, v in document["wards"].items()}
+                board = {
+                    "scoreboard": document.get("scoreboard"),
+                    "councils": dict(document.get("councils", {})),
+                }
                 last_id = str(document.get("stream") or "")
                 break
             await asyncio.sleep(1)
@@ -310,6 +317,7 @@ async def viewer(cfg: Config, index: int, stats: ViewerStats, stop: asyncio.Even
         # The same dict is updated in place by every event: its state at the end is the
         # viewer's, even when the task is cancelled while waiting for the next event.
         stats.states.append(wards)
+        stats.boards.append(board)
     first = True
     while not stop.is_set():
         try:
@@ -369,8 +377,11 @@ async def viewer(cfg: Config, index: int, stats: ViewerStats, stop: asyncio.Even
                             if instrumented:
                                 entry = json.loads(data)
                                 ward = str(entry.pop("ward"))
-                                for extra in ("council_summary", "latest"):
-                                    entry.pop(extra, None)
+                                if "scoreboard" in entry:
+                                    board["scoreboard"] = entry.pop("scoreboard")
+                                if "council_summary" in entry:
+                                    board["councils"][entry.get("council")] = entry.pop("council_summary")
+                                entry.pop("latest", None)
                                 wards[ward] = {**wards.get(ward, {}), **entry}
                                 stats.latencies.append(
                                     (entry.get("ballot", ""), int(entry.get("v", 0)), received, event_id)
@@ -430,6 +441,7 @@ async def run_viewers(cfg: Config, result_path: Path, indices: range) -> None:
                 "heartbeats": stats.heartbeats,
                 "latencies": stats.latencies,
                 "states": stats.states,
+                "boards": stats.boards,
             }
         )
     )
@@ -445,7 +457,7 @@ def merge_viewers(parts: list[dict[str, Any]]) -> dict[str, Any]:
     merged: dict[str, Any] = {"errors": dict(errors)}
     for key in ("connected", "reconnects", "events", "heartbeats"):
         merged[key] = sum(part.get(key, 0) for part in parts)
-    for key in ("latencies", "states"):
+    for key in ("latencies", "states", "boards"):
         merged[key] = [item for part in parts for item in part.get(key, [])]
     return merged
 
@@ -651,7 +663,7 @@ def run_correspondents(cfg: Config, setup_path: Path, result_path: Path) -> None
     keyers: dict[str, list[str]] = setup["keyers"]  # council slug -> [keyer A email, keyer B email]
     ward_of = {b.ballot_paper_id: b.ward_id for b in plan.ballots}
     acks: list[tuple[str, int, float]] = []
-    keyings: list[tuple[float, int, str]] = []  # (latency, status, label)
+    keyings: list[tuple[float, int, str, float]] = []  # (latency, status, label, answered at)
     other: list[tuple[float, str]] = []
     errors: Counter = Counter()
     played: list[int] = []
@@ -713,7 +725,7 @@ def run_correspondents(cfg: Config, setup_path: Path, result_path: Path) -> None
                         await connections[email].close()
                         return
                     finished = time.time()
-                    keyings.append((time.perf_counter() - started, status, action.label))
+                    keyings.append((time.perf_counter() - started, status, action.label, finished))
                 if status in (200, 201):
                     acks.append((action.ballot.ballot_paper_id, json.loads(data)["version"], finished))
                 elif not (status == 400 and action.expect == "refused"):
@@ -1043,7 +1055,7 @@ def browser_thread(
     cfg: Config, ready: threading.Event, halt: threading.Event, result: dict[str, Any]
 ) -> None:
     """Headless Chromium with the live map open from before the first declaration to the end;
-    its ``ResultsMap.state.wards`` is read at the end."""
+    its ``ResultsMap.state`` (wards, scoreboard, council summaries) is read at the end."""
     try:
         from playwright.sync_api import sync_playwright
 
@@ -1062,7 +1074,11 @@ def browser_thread(
             ready.set()
             halt.wait()
             page.wait_for_timeout(3000)
-            result["wards"] = page.evaluate("JSON.parse(JSON.stringify(window.ResultsMap.state.wards))")
+            state = page.evaluate(
+                "(s => JSON.parse(JSON.stringify({wards: s.wards, scoreboard: s.scoreboard, "
+                "councils: s.councils})))(window.ResultsMap.state)"
+            )
+            result.update(state)
             browser.close()
     except Exception as exc:  # noqa: BLE001 - reported, not fatal to the run
         result["error"] = f"{type(exc).__name__}: {exc}"
@@ -1177,6 +1193,22 @@ def verify(
         compare_wards(f"stream viewer {i}", wards)
     if "wards" in browser:
         compare_wards("browser (Chromium, live map)", browser["wards"])
+    # The day's scoreboard and every council's summary, which ride on a publication's last
+    # events: what each instrumented viewer and the browser hold at the end against national.json.
+    summaries = [(f"stream viewer {i}", b) for i, b in enumerate(viewers.get("boards", [])[:20])]
+    if "wards" in browser:
+        summaries.append(("browser (Chromium, live map)", browser))
+    summary_differences: dict[str, list[str]] = {}
+    for name, held in summaries:
+        wrong = [] if held.get("scoreboard") == national.get("scoreboard") else ["scoreboard"]
+        councils = held.get("councils") or {}
+        wrong += sorted(
+            slug
+            for slug in set(councils) | set(national.get("councils", {}))
+            if councils.get(slug) != national.get("councils", {}).get(slug)
+        )
+        if wrong:
+            summary_differences[name] = wrong[:5]
     checked = ["snapshot", "national.json", "API"] + [
         f"stream viewer {i}" for i in range(min(20, len(viewers.get("states", []))))
     ]
@@ -1190,6 +1222,8 @@ def verify(
         "differences": {k: len(v) for k, v in differences.items()},
         "examples": {k: v[:5] for k, v in differences.items()},
         "statuses": Counter(e["status"] for e in truth.values()),
+        "summaries": {"checked": len(summaries), "councils": len(national.get("councils", {})),
+                      "differences": summary_differences},
     }
 
 
@@ -1325,6 +1359,14 @@ def summarise(
         f"{check['ward_level']} wards with one contest) "
         f"({', '.join(f'{k}: {v}' for k, v in check['differences'].items()) or 'none'}) | 0 |"
     )
+    summaries = check.get("summaries")
+    if summaries:
+        lines.append(
+            f"| scoreboard and council summaries at the viewers and the browser ≠ national.json | "
+            f"{len(summaries['differences'])} of {summaries['checked']} clients differ (the scoreboard and "
+            f"{summaries['councils']} councils each) "
+            f"({'; '.join(f'{k}: {v}' for k, v in summaries['differences'].items()) or 'none'}) | 0 |"
+        )
     if "error" in browser:
         lines.append(f"| browser | not checked: {browser['error']} | |")
     if sampler.braked:
@@ -1385,6 +1427,70 @@ def summarise(
             f"(results behind their publication): max {max(backlog)}, max in each quarter "
             f"{by_quarter(backlog)}, at the end {backlog[-1]}.",
         ]
+    lines += timeline(keyers, viewers, samples, cfg)
+    return lines
+
+
+PLATFORM_ROLES = ("front (nginx)", "uvicorn (web)", "gunicorn (keying)", "celery worker", "postgres backends")
+
+
+def timeline(
+    keyers: dict[str, Any], viewers: dict[str, Any], samples: list[dict[str, Any]], cfg: Config
+) -> list[str]:
+    """The run minute by minute: how the latencies follow the night's rhythm and the CPU.
+
+    Keyings by the time they were answered, publications by the time their keying was; CPU
+    as a mean of the sampler's readings in the minute (the browser is not counted)."""
+    start = keyers["started"]
+    minute = 60.0 if cfg.duration <= 1200 else 300.0
+
+    def bucket(t: float) -> int:
+        return int((t - start) // minute)
+
+    answered: dict[int, list[float]] = defaultdict(list)
+    for k in keyers["keyings"]:
+        if len(k) > 3:
+            answered[bucket(k[3])].append(k[0])
+    acks = {(b, v): t for b, v, t in keyers["acks"]}
+    published: dict[int, list[float]] = defaultdict(list)
+    steps: Counter[int] = Counter(bucket(t) for t in acks.values())
+    for b, v, received, _ in viewers.get("latencies", []):
+        if (b, v) in acks:
+            published[bucket(acks[(b, v)])].append(max(0.0, received - acks[(b, v)]))
+    cpu: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for sample in samples:
+        roles = sample["roles"]
+        platform = sum(roles[r]["cpu"] for r in PLATFORM_ROLES if r in roles)
+        clients = sum(v["cpu"] for r, v in roles.items() if r not in PLATFORM_ROLES)
+        cpu[bucket(sample["t"])].append((platform, clients))
+    if not answered:
+        return []
+    last = max(max(answered), max(steps, default=0))
+    lines = [
+        "",
+        f"Minute by minute{'' if minute == 60 else ' (five minutes a row)'}: results answered (new "
+        "versions a second), keying latency at the correspondents, publish to browser by the time "
+        "of the keying, and CPU (% of one core; the machine has "
+        f"{os.cpu_count()} cores, and the browser is not counted):",
+        "",
+        "| from | versions a second | keying p50 / p99 ms | publish p50 / p99 ms | CPU platform "
+        "| CPU clients |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i in range(last + 1):
+        keys, pubs, used = answered.get(i, []), published.get(i, []), cpu.get(i, [])
+
+        def pair(values: list[float]) -> str:
+            if not values:
+                return "–"
+            return f"{percentile(values, 50) * 1000:.0f} / {percentile(values, 99) * 1000:.0f}"
+
+        platform = statistics.fmean(u[0] for u in used) if used else 0.0
+        clients = statistics.fmean(u[1] for u in used) if used else 0.0
+        lines.append(
+            f"| {i * minute / 60:.0f} min | {steps.get(i, 0) / minute:.1f} | {pair(keys)} | {pair(pubs)} "
+            f"| {platform:.0f} % | {clients:.0f} % |"
+        )
     return lines
 
 

@@ -736,27 +736,31 @@ def _build_and_write(
         ballot_id = ballot_by_result.get(result_id)
         if ballot_id is not None:
             event_wards[ward_of_ballot[ballot_id]] = slug_of_ballot[ballot_id]
+    # The day's scoreboard rides on the publication's last event and each council's summary
+    # on that council's last: a publication's events reach a client together, and a peak's
+    # publication of a hundred wards would otherwise carry the same scoreboard a hundred
+    # times to every viewer (docs/live-data.md).
+    events = [
+        (ward_id, slug, entry)
+        for ward_id, slug in event_wards.items()
+        if (entry := national["wards"].get(str(ward_id))) is not None
+    ]
+    last_of_council = {slug: i for i, (_, slug, _) in enumerate(events)}
     payloads = []
-    for ward_id, slug in event_wards.items():
-        entry = national["wards"].get(str(ward_id))
-        if entry is None:
-            continue
-        payloads.append(
-            encode(
-                {
-                    "ward": str(ward_id),
-                    **entry,
-                    "date": date.isoformat(),
-                    "seq": national["seq"],
-                    "council_summary": national["councils"].get(slug),
-                    "latest": latest_by_ballot.get(entry["ballot"]),
-                    "scoreboard": national["scoreboard"],
-                    "parties": {
-                        p: national["parties"][p] for p in entry["winners"] if p in national["parties"]
-                    },
-                }
-            )
-        )
+    for i, (ward_id, slug, entry) in enumerate(events):
+        payload = {
+            "ward": str(ward_id),
+            **entry,
+            "date": date.isoformat(),
+            "seq": national["seq"],
+            "latest": latest_by_ballot.get(entry["ballot"]),
+            "parties": {p: national["parties"][p] for p in entry["winners"] if p in national["parties"]},
+        }
+        if last_of_council[slug] == i:
+            payload["council_summary"] = national["councils"].get(slug)
+        if i == len(events) - 1:
+            payload["scoreboard"] = national["scoreboard"]
+        payloads.append(encode(payload))
     if payloads:
         report.events = stream.append_events(date, payloads)
         day.stream_id = report.events[-1]

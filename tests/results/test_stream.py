@@ -252,6 +252,39 @@ def test_a_publication_reaches_the_stream_with_its_ward_entry(front, settings):
     assert national["stream"] == report.events[0]
 
 
+@pytest.mark.django_db
+def test_a_publication_carries_the_scoreboard_once_and_each_council_summary_once(front, settings):
+    """At a peak one publication holds a hundred wards: the day's scoreboard rides on its
+    last event and each council's summary on that council's last, and a client applying the
+    events in order ends with national.json's scoreboard and council entries."""
+    date = dt.date.fromisoformat(next_date())
+    north, south = make_council(name="Northwick"), make_council(name="Southwick")
+    north_wards = make_wards(make_boundary_set(council=north), 2)
+    [south_ward] = make_wards(make_boundary_set(council=south), 1)
+    for council, ward, votes in (
+        (north, north_wards[0], [("PP53", 300), ("PP52", 200)]),
+        (south, south_ward, [("PP52", 410), ("PP53", 120)]),
+        (north, north_wards[1], [("PP52", 250), ("PP53", 240)]),
+    ):
+        make_contest(council, ward, date, votes)
+    client = front.connect(date.isoformat())
+    report = publication.publish_day(date)
+    events = [orjson.loads(event["data"]) for event in client.events(3)]
+    client.close()
+    assert len(report.events) == 3
+    assert ["scoreboard" in e for e in events] == [False, False, True]
+    last_of = {e["council"]: i for i, e in enumerate(events)}
+    assert [i for i, e in enumerate(events) if "council_summary" in e] == sorted(last_of.values())
+    board, councils = None, {}
+    for event in events:
+        board = event.get("scoreboard", board)
+        if "council_summary" in event:
+            councils[event["council"]] = event["council_summary"]
+    national = orjson.loads((settings.SNAPSHOT_ROOT / date.isoformat() / "national.json").read_bytes())
+    assert board == national["scoreboard"] and board["councils_declared"] == 2
+    assert councils == national["councils"] and councils[north.slug]["declared"] == 2
+
+
 def test_the_blocking_fallback_reads_the_same_stream(front):
     date = next_date()
     day = dt.date.fromisoformat(date)

@@ -610,9 +610,16 @@
   }
 
   function applyWardEvent(data) {
+    // A publication's summaries ride on its last events (docs/live-data.md) and are newer
+    // than anything before them on the stream, whatever the ward's own version.
+    if (data.council_summary && data.council) state.councils[data.council] = data.council_summary;
+    if (data.scoreboard) state.scoreboard = data.scoreboard;
     var id = String(data.ward);
     var before = state.wards[id];
-    if (before && (before.v || 0) > (data.v || 0)) return;
+    if (before && (before.v || 0) > (data.v || 0)) {
+      if (data.council_summary || data.scoreboard) refreshPanels();
+      return;
+    }
     var entry = {};
     Object.keys(data).forEach(function (key) {
       if (key !== "ward" && key !== "council_summary" && key !== "latest" && key !== "scoreboard" && key !== "parties") entry[key] = data[key];
@@ -620,8 +627,6 @@
     state.wards[id] = entry;
     if (entry.council) state.electionCouncils.add(entry.council);
     if (data.parties) Object.keys(data.parties).forEach(function (p) { state.parties[p] = data.parties[p]; });
-    if (data.council_summary && entry.council) state.councils[entry.council] = data.council_summary;
-    if (data.scoreboard) state.scoreboard = data.scoreboard;
     if (data.latest && data.latest.ballot) {
       state.latest = [data.latest].concat(state.latest.filter(function (item) { return item.ballot !== data.latest.ballot; }))
         .slice(0, FEED_LENGTH);
