@@ -3,8 +3,9 @@
 
 Everything runs in subprocesses with ``tests.map.live_settings``, on a database of its own
 (a file under the test's temporary directory for SQLite; ``<name>_mapstack`` next to
-``DATABASE_URL``'s for PostgreSQL), so what the browser sees went through the real write
-path, publication, snapshot files and stream, not through the test's own connection.
+``DATABASE_URL``'s for PostgreSQL, ``<name>_mapstack_<worker>`` under pytest-xdist), so
+what the browser sees went through the real write path, publication, snapshot files and
+stream, not through the test's own connection.
 
 ``seed()`` and ``key()`` run inside those subprocesses (``manage.py shell -c``).
 """
@@ -69,7 +70,9 @@ class LiveStack:
     def start(self) -> LiveStack:
         base_url = os.environ.get("DATABASE_URL", "")
         if base_url.startswith(("postgres://", "postgresql://")):
-            database_url, name = _postgres_database(base_url, "mapstack")
+            # One database per pytest-xdist worker: two workers may each hold a stack.
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+            database_url, name = _postgres_database(base_url, f"mapstack{'_' + worker if worker else ''}")
             self._pg = (base_url, name)
         else:
             database_url = f"sqlite:///{self.tmp / 'stack.sqlite3'}"
