@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import secrets
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -680,6 +681,7 @@ def _build_and_write(
         snapshots.write_document(root, council_path(date, slug), encode(council_document))
         report.documents += 1
 
+    previous = national
     if national is None or council_ids is None:
         national = {
             "date": date.isoformat(),
@@ -712,6 +714,7 @@ def _build_and_write(
     national["stream"] = day.stream_id
     national["generated_at"] = generated_at
     national["rehearsal"] = any(entry["rehearsal"] for entry in national["councils"].values())
+    national["epoch"] = _epoch(previous, national)
     digest = snapshots.write_document(root, national_path(date), encode(national))
     report.documents += 1
     _NATIONAL_CACHE.store(root, date, digest, national)
@@ -764,6 +767,20 @@ def _build_and_write(
     if payloads:
         report.events = stream.append_events(date, payloads)
         day.stream_id = report.events[-1]
+
+
+def _epoch(previous: dict[str, Any] | None, national: dict[str, Any]) -> str:
+    """The national document's ``epoch`` (docs/live-data.md): kept while the day only moves
+    forward, new when a build drops a ward or takes one back to an earlier version (a
+    rehearsal wiped, a ballot withdrawn) or follows a withdrawn day. A client holding an
+    older epoch replaces what it holds, whatever the versions."""
+    if previous is not None and previous.get("epoch"):
+        wards = national["wards"]
+        if all(
+            key in wards and wards[key]["v"] >= entry["v"] for key, entry in previous["wards"].items()
+        ):
+            return previous["epoch"]
+    return secrets.token_hex(8)
 
 
 def _unpublish_others(root: Path, date: dt.date, *, ballots: set[str], councils: set[str]) -> int:

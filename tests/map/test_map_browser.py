@@ -269,3 +269,40 @@ def test_pointing_at_a_ward_names_it_and_clicking_opens_its_result(page: Page, s
     text = page.inner_text(".ward-popup")
     assert text.startswith("Castle") and "Verified" in text and "800" in text
     assert page.evaluate("window.location.hash") == f"#ward={ward}"
+
+
+EPOCH_JS = """() => {
+  const map = window.ResultsMap, s = map.state;
+  const [id, other] = Object.keys(s.wards);
+  const epoch = s.epoch, stream = s.stream, wards = JSON.parse(JSON.stringify(s.wards));
+  const doc = (e, ward) => ({epoch: e, stream: s.streamPosition,
+                             wards: Object.assign({}, wards, {[id]: ward})});
+  const seen = {epoch: epoch};
+  map.applySnapshot(doc(epoch, Object.assign({}, wards[id], {v: 9, winners: ["PP53"]})));
+  map.applySnapshot(doc(epoch, Object.assign({}, wards[id], {v: 1, winners: []})));
+  seen.sameEpoch = [s.wards[id].v, s.wards[id].winners];
+  const back = Object.assign({}, wards[id], {v: 1, winners: []});
+  map.applySnapshot({epoch: "another", stream: s.streamPosition, wards: {[id]: back}});
+  seen.newEpoch = [s.wards[id].v, s.wards[id].winners, other in s.wards, s.epoch];
+  seen.reconnected = s.stream !== null && s.stream !== stream;
+  return seen;
+}"""
+
+
+def test_a_new_epoch_replaces_what_the_map_holds_whatever_the_versions(page: Page, stack: LiveStack) -> None:
+    """A map left open across a rehearsal's wipe: the wiped night's higher versions must not
+    outrank the real night's (docs/live-data.md, ``epoch``). Within one epoch a lower version
+    is stale and kept out; a new epoch replaces every ward and follows the stream afresh; a
+    day withdrawn altogether (its document gone) leaves nothing on the map."""
+    open_map(page, stack)
+    seen = page.evaluate(EPOCH_JS)
+    assert seen["epoch"]  # the published document carries one
+    assert seen["sameEpoch"] == [9, ["PP53"]]
+    assert seen["newEpoch"] == [1, [], False, "another"]
+    assert seen["reconnected"] is True
+
+    page.route("**/national.json", lambda route: route.fulfill(status=404, body="{}"))
+    page.evaluate("window.ResultsMap.refresh()")
+    page.wait_for_function("Object.keys(window.ResultsMap.state.wards).length === 0", timeout=5_000)
+    assert "No results published for this day yet." in page.inner_text("#map-live")
+    assert not page.errors, page.errors

@@ -72,6 +72,7 @@ def test_publishing_writes_the_documents_of_the_contract(live_root, night):
         "date",
         "seq",
         "stream",
+        "epoch",
         "generated_at",
         "rehearsal",
         "parties",
@@ -205,6 +206,40 @@ def test_documents_of_ballots_no_longer_stored_stop_being_published(live_root, n
     assert snapshots.read_current(live_root, "2026-06-04/national.json") is None
     assert snapshots.read_current(live_root, "2026-06-04/council/gone-by.json") is None
     assert not PublicationDay.objects.filter(date=dt.date(2026, 6, 4)).exists()
+
+
+def test_the_epoch_changes_only_when_the_day_goes_back(live_root, night):
+    """national.json's ``epoch`` tells an open map to drop what it holds: kept while results
+    only move forward (a declaration, a full rebuild of the same day), new when a ward goes
+    (a rehearsal wiped) and when a withdrawn day is published again."""
+    publication.publish_day(DAY)
+    epoch = read(live_root, "2026-05-07/national.json")["epoch"]
+    declare(night["south"], [800, 700])
+    publication.publish_day(DAY)
+    publication.publish_day(DAY, full=True)
+    assert read(live_root, "2026-05-07/national.json")["epoch"] == epoch
+
+    extra = make_contest(night["ashby"], night["west"], DAY, [("PP63", 9)], declare_result=False)
+    publication.reconcile()
+    assert read(live_root, "2026-05-07/national.json")["epoch"] == epoch  # a ward added
+    extra.delete()  # e.g. a wiped rehearsal: the ward goes
+    publication.reconcile()
+    wiped = read(live_root, "2026-05-07/national.json")["epoch"]
+    assert wiped != epoch
+
+    other = make_council(name="Withdrawnby")
+    [ward] = make_wards(make_boundary_set(council=other), 1)
+    day = dt.date(2026, 6, 4)
+    lonely = make_contest(other, ward, day, [("PP53", 5)], declare_result=False)
+    publication.reconcile()
+    first = read(live_root, "2026-06-04/national.json")["epoch"]
+    lonely.delete()
+    lonely.election.delete()
+    publication.reconcile()  # the day is withdrawn: its documents go
+    again = make_contest(other, ward, day, [("PP52", 7)], declare_result=False)
+    publication.reconcile()
+    national = read(live_root, "2026-06-04/national.json")
+    assert national["epoch"] != first and national["wards"][str(ward.pk)]["ballot"] == again.ballot_paper_id
 
 
 def test_an_administrators_composition_republishes_the_days_after_it(

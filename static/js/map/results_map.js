@@ -36,6 +36,7 @@
     scoreboard: null,
     latest: [],
     etag: null,
+    epoch: null,              // national.json's epoch last applied (null before the first)
     stream: null,
     pollTimer: null,
     live: "connecting",
@@ -571,8 +572,14 @@
 
   // ---------------------------------------------------------------- snapshot and stream
 
-  function applySnapshot(doc) {
-    if (doc.stream) state.streamPosition = doc.stream;
+  /* Apply national.json. In another epoch the day went back (a rehearsal wiped, a ballot
+     withdrawn): what this page holds, higher versions included, gives way to the document
+     (docs/live-data.md), and the stream is followed afresh from the document's position
+     unless ``keepStream`` (a withdrawn day: nothing to follow from). */
+  function applySnapshot(doc, keepStream) {
+    var reset = state.epoch !== null && (doc.epoch || "") !== state.epoch;
+    state.epoch = doc.epoch || "";
+    if (doc.stream || reset) state.streamPosition = doc.stream || "";
     state.parties = doc.parties || {};
     state.councils = doc.councils || {};
     state.scoreboard = doc.scoreboard || null;
@@ -582,7 +589,7 @@
     var incoming = doc.wards || {};
     Object.keys(incoming).forEach(function (id) {
       var before = state.wards[id];
-      if (before && (before.v || 0) > (incoming[id].v || 0)) return;
+      if (!reset && before && (before.v || 0) > (incoming[id].v || 0)) return;
       state.wards[id] = incoming[id];
       changed.push(id);
     });
@@ -601,6 +608,12 @@
     var ids = state.notUp.size !== previousNotUp.size ? null : changed.concat(outlineIds());
     restyle(ids);
     refreshPanels();
+    if (reset && state.stream && !keepStream) {
+      // Follow the stream from this document's position: nothing after it is missed.
+      state.stream.close();
+      state.stream = null;
+      connectStream(state.streamPosition);
+    }
   }
 
   function outlineIds() {
@@ -643,7 +656,11 @@
     return fetch(state.config.snapshot, { cache: "no-store", headers: headers }).then(function (response) {
       if (response.status === 304) return false;
       if (!response.ok) {
-        if (response.status === 404) setLive(state.live, "No results published for this day yet.");
+        if (response.status === 404) {
+          // A day withdrawn (its rehearsal wiped) after this page showed it: nothing stands.
+          if (state.epoch) applySnapshot({ epoch: "" }, true);
+          setLive(state.live, "No results published for this day yet.");
+        }
         return false;
       }
       state.etag = response.headers.get("ETag");
@@ -1157,6 +1174,7 @@
     wardBounds: wardLatLngBounds,
     applySnapshot: applySnapshot,
     applyWardEvent: applyWardEvent,
+    refresh: fetchSnapshot,
     openWard: openWard,
     showCouncil: showCouncil
   };
