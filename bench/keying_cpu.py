@@ -64,13 +64,9 @@ def setup() -> None:
         sys.exit("keying_cpu: set DATABASE_URL to a PostgreSQL database (and REDIS_URL)")
     sys.path.insert(0, str(ROOT))
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.night_settings"
-    import psycopg
+    from bench.night_bench import ensure_database
 
-    url = os.environ["DATABASE_URL"]
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+    ensure_database(os.environ["DATABASE_URL"])
     import django
 
     django.setup()
@@ -171,11 +167,6 @@ def areas(profile: cProfile.Profile) -> list[tuple[str, float]]:
     return sorted(((a, t / whole * 100) for a, t in totals.items()), key=lambda x: -x[1])
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ballots", type=int, default=300)
@@ -186,6 +177,8 @@ def main() -> int:
     from django.core.handlers.wsgi import WSGIHandler
     from django.db import connection
 
+    from bench.night_bench import percentile
+
     handler = WSGIHandler()
     run = time.strftime("%H%M%S")
     rows = []
@@ -194,7 +187,7 @@ def main() -> int:
         tag = f"{run}r{r}"
         ballots, keys = seed(args.ballots, tag)
         cpu, wall = key_all(handler, ballots, keys, tag)
-        rows.append((r + 1, len(cpu), statistics.median(cpu), pct(cpu, 95), statistics.median(wall)))
+        rows.append((r + 1, len(cpu), statistics.median(cpu), percentile(cpu, 95), statistics.median(wall)))
         if r:  # the first round also warms the process (imports, URL resolver, caches)
             all_cpu += cpu
         print(f"round {r + 1}: {len(cpu)} keyings, CPU p50 {rows[-1][2]:.1f} ms, "

@@ -1486,14 +1486,14 @@ def timeline(
         "| CPU clients |",
         "|---|---|---|---|---|---|",
     ]
+
+    def pair(values: list[float]) -> str:
+        if not values:
+            return "–"
+        return f"{percentile(values, 50) * 1000:.0f} / {percentile(values, 99) * 1000:.0f}"
+
     for i in range(last + 1):
         keys, pubs, used = answered.get(i, []), published.get(i, []), cpu.get(i, [])
-
-        def pair(values: list[float]) -> str:
-            if not values:
-                return "–"
-            return f"{percentile(values, 50) * 1000:.0f} / {percentile(values, 99) * 1000:.0f}"
-
         platform = statistics.fmean(u[0] for u in used) if used else 0.0
         clients = statistics.fmean(u[1] for u in used) if used else 0.0
         lines.append(
