@@ -189,7 +189,7 @@ def submit_result(
             result.current_submission = submission
         result.status = new_status
         result.count_state = CountState.DECLARED
-        if new_status == ResultStatus.VERIFIED:
+        if new_status == ResultStatus.VERIFIED and event_kind:
             result.verified_by = submitted_by if not official else None
         elif adopt:
             result.verified_by = None

@@ -111,6 +111,19 @@ def test_nobody_verifies_their_own_keying(ballot, users):
     assert Result.objects.get(ballot=ballot).status == ResultStatus.PROVISIONAL
 
 
+def test_keying_a_verified_result_again_leaves_who_verified_it(ballot, users):
+    # The first keyer confirms the figures after a third person verified them: the result
+    # stays verified by that person, not by the keyer whose figures it stands on.
+    keyed(ballot, figures_for(ballot, [900, 700, 400]), users[0])
+    keyed(ballot, figures_for(ballot, [900, 700, 400]), users[1])
+    outcome = keyed(ballot, figures_for(ballot, [900, 700, 400]), users[0])
+    result = Result.objects.get(ballot=ballot)
+    assert outcome.outcome == "accepted"
+    assert (result.status, result.version, result.verified_by) == (ResultStatus.VERIFIED, 2, users[1])
+    assert result.current_submission.submitted_by == users[0]
+    assert Submission.objects.filter(ballot=ballot).count() == 3
+
+
 def test_differing_keying_disputes_and_keeps_the_first_figures(ballot, users):
     keyed(ballot, figures_for(ballot, [900, 700, 400]), users[0])
     keyed(ballot, figures_for(ballot, [700, 900, 400]), users[1])  # Nelson: transposed
