@@ -210,7 +210,9 @@ def load_tallies(
     composition_rows: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for row in (
         CompositionSeat.objects.filter(
-            composition__council_id__in=councils, composition__as_of__lt=date, ward_id__in=wards
+            composition__council_id__in=councils,
+            composition__as_of__lt=date,
+            ward__boundary_set_id__in=boundary_sets,
         )
         .order_by("composition__council_id", "-composition__as_of", "id")
         .values(
