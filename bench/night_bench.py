@@ -151,11 +151,20 @@ def proc_times(pid: int) -> tuple[float, int] | None:
 
 
 def children(pid: int) -> list[int]:
+    """The children of every thread of ``pid`` (the kernel lists a child under the thread
+    that started it: the browser's driver is started by this script's browser thread)."""
+    found: list[int] = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as handle:
-            return [int(p) for p in handle.read().split()]
+        threads = os.listdir(f"/proc/{pid}/task")
     except FileNotFoundError:
-        return []
+        return found
+    for thread in threads:
+        try:
+            with open(f"/proc/{pid}/task/{thread}/children") as handle:
+                found.extend(int(p) for p in handle.read().split())
+        except FileNotFoundError:
+            continue
+    return found
 
 
 def descendants(pid: int) -> list[int]:
@@ -1020,6 +1029,9 @@ class Sampler(threading.Thread):
             roles: dict[str, dict[str, float]] = {}
             pids = self.processes.pids()
             pids["generator (this script)"] = [os.getpid()]
+            # The script's other descendants are the browser: Playwright's driver and Chromium.
+            started = {pid for role_pids in pids.values() for pid in role_pids}
+            pids["browser (Chromium)"] = [p for p in descendants(os.getpid()) if p not in started]
             close_old_connections()
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -1449,7 +1461,7 @@ def timeline(
     """The run minute by minute: how the latencies follow the night's rhythm and the CPU.
 
     Keyings by the time they were answered, publications by the time their keying was; CPU
-    as a mean of the sampler's readings in the minute (the browser is not counted)."""
+    as a mean of the sampler's readings in the minute (the browser among the clients)."""
     start = keyers["started"]
     minute = 60.0 if cfg.duration <= 1200 else 300.0
 
@@ -1480,7 +1492,7 @@ def timeline(
         f"Minute by minute{'' if minute == 60 else ' (five minutes a row)'}: results answered (new "
         "versions a second), keying latency at the correspondents, publish to browser by the time "
         "of the keying, and CPU (% of one core; the machine has "
-        f"{os.cpu_count()} cores, and the browser is not counted):",
+        f"{os.cpu_count()} cores; the clients include the browser):",
         "",
         "| from | versions a second | keying p50 / p99 ms | publish p50 / p99 ms | CPU platform "
         "| CPU clients |",
