@@ -183,8 +183,8 @@ def test_review_state_machine():
     run_state_machine_as_test(
         ReviewMachine,
         settings=settings(
-            max_examples=12,
-            stateful_step_count=15,
+            max_examples=50,
+            stateful_step_count=20,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
         ),
