@@ -127,15 +127,6 @@ class Config:
 # ------------------------------------------------------------------------------ /proc sampling
 
 
-def run_loop(coroutine: Any) -> Any:
-    """Run a client's event loop on uvloop (what uvicorn runs the platform's on): the clients
-    stand for other people's machines, and the less of these two cores their loops take, the
-    more the figures are the platform's."""
-    import uvloop
-
-    return uvloop.run(coroutine)
-
-
 def proc_times(pid: int) -> tuple[float, int] | None:
     """(CPU seconds used, proportional set size in bytes) of a process, or None once it has
     gone. PSS shares each shared page among the processes using it, so the memory of a group
@@ -177,6 +168,15 @@ def descendants(pid: int) -> list[int]:
 
 
 # ------------------------------------------------------------------------- a small HTTP client
+
+
+def run_loop(coroutine: Any) -> Any:
+    """Run a client's event loop on uvloop (what uvicorn runs the platform's on): the clients
+    stand for other people's machines, and the less of these two cores their loops take, the
+    more the figures are the platform's."""
+    import uvloop
+
+    return uvloop.run(coroutine)
 
 
 class HttpError(Exception):
