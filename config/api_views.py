@@ -8,6 +8,8 @@ queries, and hand ``serve`` a function producing the ``Document``.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.http import HttpRequest, HttpResponse
@@ -20,7 +22,7 @@ from rest_framework.request import Request
 
 from config.api_auth import AnonApiThrottle, ApiKeyAuthentication, ApiKeyThrottle, ReadOnly
 from config.api_errors import ApiError, ErrorCode, invalid_parameter, json_exception_handler
-from config.api_http import KeysetPagination
+from config.api_http import ChangeToken, Document, KeysetPagination, json_document, serve
 from config.api_schema import ApiAutoSchema
 
 # Path parameters are matched loosely ([^/]+, so ids with dots and colons reach the view);
@@ -68,6 +70,35 @@ class ReadApiViewSet(ReadApiMixin, viewsets.GenericViewSet):
         if not filterset.is_valid():
             raise translate_validation(filterset.errors)
         return filterset.qs, filterset.form.cleaned_data
+
+    def list_page(
+        self,
+        rows: Callable[[Any], Any],
+        records: Callable[[list[Any]], list[dict[str, Any]]],
+        *,
+        key: str,
+        kind: type = int,
+        cache_control: Callable[[dict[str, Any]], str],
+        last_modified: Callable[[list[Any]], dt.datetime | None] | None = None,
+    ) -> HttpResponse:
+        """A list endpoint's answer: ``{"next": <link or null>, "results": [...]}``.
+
+        ``rows`` turns the filtered queryset into ``values()`` rows carrying ``key`` (the
+        keyset the page is cut on, of type ``kind``), ``records`` turns a page of them into
+        the published records; ``cache_control`` picks the policy from the cleaned filter
+        values and ``last_modified``, when given, dates the page.
+        """
+
+        def build(token: ChangeToken) -> Document:
+            queryset, cleaned = self.filtered()
+            page, next_link = self.paginator.paginate(self.request, rows(queryset), key=key, kind=kind)
+            return json_document(
+                {"next": next_link, "results": records(page)},
+                cache_control=cache_control(cleaned),
+                last_modified=last_modified(page) if last_modified else None,
+            )
+
+        return serve(self.request, build)
 
 
 class ReadApiView(ReadApiMixin, views.APIView):

@@ -100,16 +100,13 @@ class CouncilViewSet(ReadApiViewSet):
         return row
 
     def list(self, request: Request) -> HttpResponse:
-        def build(token: ChangeToken) -> Document:
-            queryset, _ = self.filtered()
-            rows, next_link = self.paginator.paginate(
-                request, records.council_rows(queryset), key="slug", kind=str
-            )
-            return json_document(
-                {"next": next_link, "results": records.council_records(rows)}, cache_control=REFERENCE
-            )
-
-        return serve(request, build)
+        return self.list_page(
+            records.council_rows,
+            records.council_records,
+            key="slug",
+            kind=str,
+            cache_control=lambda _: REFERENCE,
+        )
 
     def retrieve(self, request: Request, slug: str) -> HttpResponse:
         def build(token: ChangeToken) -> Document:

@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema_field
 
+from config.api_http import policy_for_dates
 from config.errors import ApplicationError
 from elections import ids
 from elections.models import Ballot, Candidacy, Election
@@ -329,3 +330,9 @@ def filtered_dates(cleaned: dict[str, Any]) -> list[dt.date]:
         if cleaned.get(key):
             return [ids.parse_id(cleaned[key]).date]
     return []
+
+
+def dated_policy(cleaned: dict[str, Any]) -> str:
+    """The Cache-Control of a list, settled only when its filters confine it to settled
+    polling days (``filtered_dates``)."""
+    return policy_for_dates(filtered_dates(cleaned))

@@ -23,7 +23,7 @@ from .filters import (
     BallotFilter,
     CandidacyFilter,
     ElectionFilter,
-    filtered_dates,
+    dated_policy,
 )
 from .serializers import (
     BallotSerializer,
@@ -51,17 +51,13 @@ class PartyViewSet(ReadApiViewSet):
     lookup_field = "party_id"
 
     def list(self, request: Request) -> HttpResponse:
-        def build(token: ChangeToken) -> Any:
-            queryset, _ = self.filtered()
-            rows, next_link = self.paginator.paginate(
-                request, records.party_rows(queryset), key="party_id", kind=str
-            )
-            return json_document(
-                {"next": next_link, "results": [records.party_record(r) for r in rows]},
-                cache_control=REFERENCE,
-            )
-
-        return serve(request, build)
+        return self.list_page(
+            records.party_rows,
+            lambda rows: [records.party_record(r) for r in rows],
+            key="party_id",
+            kind=str,
+            cache_control=lambda _: REFERENCE,
+        )
 
     def retrieve(self, request: Request, party_id: str) -> HttpResponse:
         if not re.match(PARTY_ID_PATTERN, party_id):
@@ -92,17 +88,13 @@ class ElectionViewSet(ReadApiViewSet):
     lookup_field = "election_id"
 
     def list(self, request: Request) -> HttpResponse:
-        def build(token: ChangeToken) -> Any:
-            queryset, cleaned = self.filtered()
-            rows, next_link = self.paginator.paginate(
-                request, records.election_rows(queryset), key="election_id", kind=str
-            )
-            return json_document(
-                {"next": next_link, "results": [records.election_record(r) for r in rows]},
-                cache_control=policy_for_dates(filtered_dates(cleaned)),
-            )
-
-        return serve(request, build)
+        return self.list_page(
+            records.election_rows,
+            lambda rows: [records.election_record(r) for r in rows],
+            key="election_id",
+            kind=str,
+            cache_control=dated_policy,
+        )
 
     def retrieve(self, request: Request, election_id: str) -> HttpResponse:
         parsed = ids.validate_local_election_id(election_id)
@@ -137,17 +129,13 @@ class BallotViewSet(ReadApiViewSet):
     lookup_field = "ballot_paper_id"
 
     def list(self, request: Request) -> HttpResponse:
-        def build(token: ChangeToken) -> Any:
-            queryset, cleaned = self.filtered()
-            rows, next_link = self.paginator.paginate(
-                request, records.ballot_rows(queryset), key="ballot_paper_id", kind=str
-            )
-            return json_document(
-                {"next": next_link, "results": records.ballot_records(rows)},
-                cache_control=policy_for_dates(filtered_dates(cleaned)),
-            )
-
-        return serve(request, build)
+        return self.list_page(
+            records.ballot_rows,
+            records.ballot_records,
+            key="ballot_paper_id",
+            kind=str,
+            cache_control=dated_policy,
+        )
 
     def retrieve(self, request: Request, ballot_paper_id: str) -> HttpResponse:
         parsed = ids.validate_ballot_id(ballot_paper_id)
@@ -171,12 +159,9 @@ class CandidacyViewSet(ReadApiViewSet):
     filterset_class = CandidacyFilter
 
     def list(self, request: Request) -> HttpResponse:
-        def build(token: ChangeToken) -> Any:
-            queryset, cleaned = self.filtered()
-            rows, next_link = self.paginator.paginate(request, records.candidacy_rows(queryset), key="id")
-            return json_document(
-                {"next": next_link, "results": [records.candidacy_record(r) for r in rows]},
-                cache_control=policy_for_dates(filtered_dates(cleaned)),
-            )
-
-        return serve(request, build)
+        return self.list_page(
+            records.candidacy_rows,
+            lambda rows: [records.candidacy_record(r) for r in rows],
+            key="id",
+            cache_control=dated_policy,
+        )

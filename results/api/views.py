@@ -35,7 +35,7 @@ from config.api_schema import filter_parameters
 from config.api_views import ReadApiView, ReadApiViewSet, not_found, parse_query, path_parameter
 from councils.api.serializers import ScoreboardSerializer
 from elections import ids
-from elections.api.filters import SCHEMA_BALLOT_ID_PATTERN, BallotFilter, filtered_dates
+from elections.api.filters import SCHEMA_BALLOT_ID_PATTERN, BallotFilter, dated_policy
 from elections.models import Ballot, Election
 from results.exports import FORMATS, ExportScope, write_dc, write_lga
 from results.models import ResultEvent
@@ -69,18 +69,14 @@ class ResultViewSet(ReadApiViewSet):
     lookup_field = "ballot_paper_id"
 
     def list(self, request: Request) -> HttpResponse:
-        def build(token: ChangeToken) -> Document:
-            queryset, cleaned = self.filtered()
-            rows, next_link = self.paginator.paginate(
-                request, records.result_rows(queryset), key="ballot_paper_id", kind=str
-            )
-            return json_document(
-                {"next": next_link, "results": records.result_records(rows)},
-                cache_control=policy_for_dates(filtered_dates(cleaned)),
-                last_modified=records.last_modified(rows),
-            )
-
-        return serve(request, build)
+        return self.list_page(
+            records.result_rows,
+            records.result_records,
+            key="ballot_paper_id",
+            kind=str,
+            cache_control=dated_policy,
+            last_modified=records.last_modified,
+        )
 
     def retrieve(self, request: Request, ballot_paper_id: str) -> HttpResponse:
         parsed = ids.validate_ballot_id(ballot_paper_id)
