@@ -32,6 +32,7 @@ from config.errors import ApplicationError, ConflictError, Problem
 from elections import ids
 from elections.models import Ballot, Candidacy
 
+from . import selectors
 from .checks import CheckReport, check_figures
 from .figures import REJECTED_HEADINGS, ResultFigures
 from .forms import (
@@ -72,11 +73,7 @@ def _ballot_for(request: HttpRequest, ballot_paper_id: str, allowed: Allowed, ac
     except ApplicationError:
         pass
     else:
-        ballot = (
-            Ballot.objects.select_related("election__council", "ward")
-            .filter(ballot_paper_id=ballot_paper_id)
-            .first()
-        )
+        ballot = selectors.ballots_to_key(ballot_paper_id).first()
     if ballot is not None and allowed(request.user, ballot):
         return ballot
     if ballot is None or not permissions.can_see(request.user, ballot):

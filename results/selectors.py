@@ -15,6 +15,23 @@ from .models import CandidateResult, Result, ResultStatus
 _COUNTING = (ResultStatus.PROVISIONAL, ResultStatus.VERIFIED, ResultStatus.DISPUTED)
 
 
+# A ward's boundaries, as stored and simplified twice: a keying never draws them, and a
+# full-resolution boundary is hundreds of kilobytes of JSON to read and parse.
+WARD_SHAPES = ("ward__geometry", "ward__geometry_national", "ward__geometry_council")
+
+
+def ballots_to_key(ballot_paper_id: str) -> QuerySet[Ballot]:
+    """The ballot (none or one: the id is unique) with its election, council and ward, for
+    keying it: without the ward's shapes, and unordered (the model's ordering by date,
+    council and ward name would join and sort for a single row)."""
+    return (
+        Ballot.objects.select_related("election__council", "ward")
+        .defer(*WARD_SHAPES)
+        .filter(ballot_paper_id=ballot_paper_id)
+        .order_by("pk")
+    )
+
+
 def get_result_for_ballot(ballot: Ballot) -> Result | None:
     """The ballot's result (with its candidates' figures), or None before any keying."""
     return (

@@ -46,6 +46,7 @@ from accounts.denials import log_denial
 from config.errors import ApplicationError, Problem
 from elections import ids
 from elections.models import Ballot
+from results import selectors
 from results.figures import REJECTED_HEADINGS, CandidateFigures, ResultFigures, StvStageFigures
 from results.forms import CLIENT_TOKEN_RE, MAX_FIGURE
 from results.models import CandidateResult, SubmissionChannel
@@ -294,12 +295,7 @@ class ResultSubmitApi(APIView):
 
     def _ballot(self, request: Request, ballot_paper_id: str) -> Ballot:
         ids.validate_ballot_id(ballot_paper_id)  # malformed: a typed 400
-        ballot = permissions.with_can_key(
-            Ballot.objects.select_related("election__council", "ward").filter(
-                ballot_paper_id=ballot_paper_id
-            ),
-            request.user,
-        ).first()
+        ballot = permissions.with_can_key(selectors.ballots_to_key(ballot_paper_id), request.user).first()
         if ballot is not None and ballot.can_key:
             return ballot
         if ballot is None or not permissions.can_review(request.user, ballot):

@@ -4,7 +4,9 @@ trusted integrations (token) and sessions (with CSRF), with the service's error 
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.services import create_integration_token, revoke_integration_token
@@ -212,3 +214,18 @@ def test_a_keying_is_a_fixed_handful_of_statements(ballot, alice, django_assert_
             response = client.post(url(ballot), data, format="json")
         assert response.status_code == 201
     assert Result.objects.get(ballot=ballot).status == ResultStatus.VERIFIED
+
+
+def test_a_keying_reads_no_ward_boundary(ballot, alice):
+    """A ward's boundaries (as stored, and simplified for the national and council maps)
+    can be hundreds of kilobytes each; neither the API nor the form reads them to key."""
+    client = token_client(alice)
+    page = Client()
+    page.force_login(alice)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(url(ballot), body(ballot, [500, 700, 300]), format="json")
+        assert response.status_code == 201
+        assert page.get(f"/keying/ballot/{ballot.ballot_paper_id}/").status_code == 200
+    statements = [q["sql"] for q in captured.captured_queries]
+    assert any("councils_ward" in sql for sql in statements)  # the ward's name is read
+    assert not [sql for sql in statements if "geometry" in sql]
