@@ -1,4 +1,5 @@
-"""What the end-to-end tests share: free loopback ports and Debian's Chromium under Playwright.
+"""What the tests share: free loopback ports, Debian's Chromium under Playwright, and a way
+to empty the cache that leaves the rest of Redis alone.
 
 Browser downloads are impossible here, so Playwright drives ``/usr/bin/chromium`` (apt) with
 the flags a container needs.
@@ -13,6 +14,23 @@ from collections.abc import Iterator
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def clear_cache() -> None:
+    """Empty Django's default cache (throttle counters, rendered API documents), and only it.
+
+    With Redis, ``cache.clear()`` is FLUSHDB: it would also take the Celery broker's queues
+    and the live stream sharing the database, and, under pytest-xdist, the other worker's
+    keys (its throttle counters reset in the middle of a test). Deleting the cache's own
+    keys (its ``KEY_PREFIX``, one per xdist worker in the test settings) touches nothing else.
+    """
+    from django.core.cache import cache
+
+    delete_pattern = getattr(cache, "delete_pattern", None)
+    if delete_pattern is None:
+        cache.clear()  # the in-process cache of the embedded default
+    else:
+        delete_pattern("*")
 
 
 def free_port(ports: range | None = None) -> int:

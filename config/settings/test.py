@@ -3,6 +3,8 @@
 Anything external is forced to safe values here.
 """
 
+import os
+
 from .base import *  # noqa: F403
 from .base import REST_FRAMEWORK, TEMPLATES
 
@@ -17,3 +19,7 @@ LEAFLET_CONFIG = {**LEAFLET_CONFIG, "TILES": []}  # noqa: F405
 WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests
 # Tests never write into the development snapshots; the CI worker (same settings) shares this.
 SNAPSHOT_ROOT = Path(env("SNAPSHOT_ROOT", default=str(VAR_DIR / "test-snapshots")))  # noqa: F405
+# Under pytest-xdist the workers share one Redis: each keeps its own cache keys, so one
+# worker's throttle counters and rendered API documents never reach another's tests.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    CACHES["default"]["KEY_PREFIX"] = os.environ["PYTEST_XDIST_WORKER"]  # noqa: F405

@@ -9,11 +9,11 @@ import itertools
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
-from django.core.cache import cache
 from django.test import Client, override_settings
 
 from accounts.client_ip import client_ip_address
 from tests.factories.keying import PASSWORD, make_user
+from tests.support import clear_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,7 @@ def address() -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limit():
-    cache.clear()
+    clear_cache()
 
 
 def attempt(client: Client, username: str, password: str, **meta: str):

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from django.core.cache import cache
 from rest_framework_api_key.models import APIKey
 
 from elections import ids
@@ -20,6 +19,7 @@ from results.figures import CandidateFigures, ResultFigures
 from results.models import Result, SubmissionChannel
 from results.services import submit_result
 from tests.factories.councils import make_boundary_set, make_council, make_wards
+from tests.support import clear_cache
 
 _names = itertools.count(1)
 PARTIES = (
@@ -32,9 +32,9 @@ PARTIES = (
 
 @pytest.fixture(autouse=True)
 def _fresh_api_cache() -> Iterator[None]:
-    cache.clear()
+    clear_cache()
     yield
-    cache.clear()
+    clear_cache()
 
 
 @dataclass

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.test import override_settings
 from django.utils import timezone
 from rest_framework.settings import api_settings
 from rest_framework_api_key.models import APIKey
 
 from tests.api.conftest import build_night, key_header
+from tests.support import clear_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def rates() -> Iterator[object]:
         override = override_settings(REST_FRAMEWORK={**_rest_framework(), "DEFAULT_THROTTLE_RATES": current})
         override.enable()
         overrides.append(override)
-        cache.clear()
+        clear_cache()
 
     yield set_rates
     for override in reversed(overrides):

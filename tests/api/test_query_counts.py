@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.core.cache import cache
 
 from results.models import CorrectionReason, Result
 from results.services import correct_result
 from tests.api.conftest import Night, build_night, figures_for, key_header
+from tests.support import clear_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +82,7 @@ def test_query_counts_do_not_grow_with_the_data(client, django_assert_num_querie
         corrected(night)
         for n, (url, pinned) in enumerate(endpoints(night).items()):
             expected = pinned if pinned is not None else measured.get(str(n))
-            cache.clear()
+            clear_cache()
             if expected is None:
                 from django.db import connection
                 from django.test.utils import CaptureQueriesContext
@@ -110,7 +110,7 @@ def test_a_cached_document_costs_one_query(client, django_assert_num_queries) ->
 def test_an_api_key_costs_one_more_query(client, django_assert_num_queries, api_key) -> None:
     night = build_night(date=DATE)
     _, key = api_key
-    cache.clear()
+    clear_cache()
     with django_assert_num_queries(6):
         response = client.get(f"/api/v1/results/{night.ballots[0].ballot_paper_id}/", **key_header(key))
     assert response.status_code == 200

@@ -18,13 +18,13 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, Phase, settings
 from rest_framework_api_key.models import APIKey
 
 from config.wsgi import application
+from tests.support import clear_cache
 
 from .fuzz_data import build_fuzz_data
 
@@ -63,7 +63,7 @@ def _connection_kept_across_requests() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _each_case(fuzz_data: dict[str, str], db: None) -> None:
-    cache.clear()
+    clear_cache()
 
 
 def _settings(examples: int) -> settings:
