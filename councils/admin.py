@@ -16,7 +16,7 @@ from django.http import HttpRequest
 
 from .models import BoundarySet, Council, Ward
 
-_GEOMETRY_FIELDS = ("geometry", "geometry_council", "geometry_national")
+_GEOMETRY_FIELDS = Ward.SHAPE_FIELDS
 
 
 def _vertex_count(geometry: dict[str, Any] | None) -> int:

@@ -93,6 +93,8 @@ class Ward(models.Model):
     geometry = models.JSONField(help_text="GeoJSON geometry as published (repaired if invalid).")
     geometry_national = models.JSONField(help_text="Simplified for the national map.")
     geometry_council = models.JSONField(help_text="Simplified for a council's map.")
+    # The three shapes above: large JSON, read only by what draws or checks a boundary.
+    SHAPE_FIELDS = ("geometry", "geometry_council", "geometry_national")
     label_lon = models.FloatField()
     label_lat = models.FloatField()
     bbox_west = models.FloatField()

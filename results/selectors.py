@@ -6,6 +6,7 @@ from collections import Counter
 
 from django.db.models import QuerySet
 
+from councils.models import Ward
 from elections.models import Ballot, Election
 
 from .models import CandidateResult, Result, ResultStatus
@@ -15,18 +16,15 @@ from .models import CandidateResult, Result, ResultStatus
 _COUNTING = (ResultStatus.PROVISIONAL, ResultStatus.VERIFIED, ResultStatus.DISPUTED)
 
 
-# A ward's boundaries, as stored and simplified twice: a keying never draws them, and a
-# full-resolution boundary is hundreds of kilobytes of JSON to read and parse.
-WARD_SHAPES = ("ward__geometry", "ward__geometry_national", "ward__geometry_council")
-
-
 def ballots_to_key(ballot_paper_id: str) -> QuerySet[Ballot]:
     """The ballot (none or one: the id is unique) with its election, council and ward, for
-    keying it: without the ward's shapes, and unordered (the model's ordering by date,
-    council and ward name would join and sort for a single row)."""
+    keying it: without the ward's shapes (``Ward.SHAPE_FIELDS``: a keying never draws them,
+    and a detailed boundary is a large JSON document to read and parse), and ordered by id
+    alone (the model's ordering by date, council and ward name would join and sort for a
+    single row)."""
     return (
         Ballot.objects.select_related("election__council", "ward")
-        .defer(*WARD_SHAPES)
+        .defer(*(f"ward__{field}" for field in Ward.SHAPE_FIELDS))
         .filter(ballot_paper_id=ballot_paper_id)
         .order_by("pk")
     )
