@@ -346,10 +346,12 @@ def _load_day(date: dt.date, council_ids: set[int] | None) -> tuple[_DayRows, di
         )
     )
 
+    in_scope = Ballot.objects.filter(scope).values("id")
+
     def via(prefix: str) -> Q:
         if council_ids is None:
             return Q(**{f"{prefix}election__date": date})
-        return Q(**{f"{prefix}id__in": Ballot.objects.filter(scope).values("id")})
+        return Q(**{f"{prefix}id__in": in_scope})
 
     results = {
         row["ballot_id"]: row
