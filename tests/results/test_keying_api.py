@@ -218,7 +218,7 @@ def test_a_keying_is_a_fixed_handful_of_statements(ballot, alice, django_assert_
 
 def test_a_keying_reads_no_ward_boundary(ballot, alice):
     """A ward's boundaries (as stored, and simplified for the national and council maps)
-    can be hundreds of kilobytes each; neither the API nor the form reads them to key."""
+    are large JSON documents; neither the API nor the form reads them to key."""
     client = token_client(alice)
     page = Client()
     page.force_login(alice)

@@ -112,7 +112,7 @@ def test_nobody_verifies_their_own_keying(ballot, users):
 
 
 def test_keying_a_verified_result_again_leaves_who_verified_it(ballot, users):
-    # The first keyer confirms the figures after a third person verified them: the result
+    # The first keyer keys the figures again after another person verified them: the result
     # stays verified by that person, not by the keyer whose figures it stands on.
     keyed(ballot, figures_for(ballot, [900, 700, 400]), users[0])
     keyed(ballot, figures_for(ballot, [900, 700, 400]), users[1])
